@@ -1,0 +1,107 @@
+"""``nlmg-media render``: options → ``pipeline.render.render`` → a summary of what was made."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..document import load_summary
+from ..errors import InputError
+from ..ffmpeg import locate
+from ..render import RenderJob, RenderSettings
+from ..render import render as run_render
+from ..tts import ENGINES
+from .progress import TerminalProgress
+
+VIDEO_FORMATS = ("landscape", "portrait", "square")
+
+
+@click.command()
+@click.argument("summary", required=False, default="assets/summary.md", metavar="[SUMMARY]",
+                type=click.Path(path_type=Path))  # fmt: skip
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Output folder. Default: output/<slug of the title>/")  # fmt: skip
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), default=Path("output/.cache"),
+              show_default=True, metavar="DIR", help="Cache shared by renders (synthesised sentences, pictures).")  # fmt: skip
+@click.option("--engine", type=click.Choice(ENGINES), default="piper", show_default=True,
+              help="piper: offline neural voice (default). gtts: Google's online voice (needs internet).")  # fmt: skip
+@click.option("--voice", type=click.Path(path_type=Path), metavar="PATH",
+              help="A Piper .onnx voice (with its .onnx.json beside it). Default: the bundled en_US-joe-medium.")  # fmt: skip
+@click.option("--lexicon", type=click.Path(path_type=Path), metavar="FILE",
+              help="Pronunciation lexicon (TOML). Default: lexicon.toml beside the summary, if present.")  # fmt: skip
+@click.option("--format", "formats", type=click.Choice(VIDEO_FORMATS), multiple=True,
+              help="Video format; repeat for several. Default: landscape (1920×1080).")  # fmt: skip
+@click.option("--motion", is_flag=True, help="Slow Ken Burns pan/zoom on slides (off by default).")
+@click.option("--no-video", is_flag=True, help="Make the narration and its sidecars only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
+@click.pass_context
+def render(
+    ctx: click.Context,
+    summary: Path,
+    out_dir: Path | None,
+    cache_dir: Path,
+    engine: str,
+    voice: Path | None,
+    lexicon: Path | None,
+    formats: tuple[str, ...],
+    motion: bool,
+    no_video: bool,
+    as_json: bool,
+) -> None:
+    """Narrate SUMMARY (default assets/summary.md) into a mastered MP3 with captions, chapters and video.
+
+    \b
+    Writes into the output folder:
+      narration.mp3    mono 44.1 kHz MP3, -16 LUFS, ID3 tags, cover and chapters
+      captions.srt/.vtt  captions timed to the spoken words
+      chapters.json, transcript.json  Podcasting 2.0 sidecars
+      timeline.json, cover.jpg, render.json
+      video.mp4 (+ video-portrait.mp4, video-square.mp4 with --format)
+
+    Unchanged sentences are never synthesised again: a second render is almost instant.
+    """
+    if engine == "gtts" and voice is not None:
+        raise InputError("--voice applies to the piper engine only")
+    if out_dir is None:
+        out_dir = Path("output") / load_summary(summary).slug
+    if lexicon is None and (summary.parent / "lexicon.toml").is_file():
+        lexicon = summary.parent / "lexicon.toml"
+    settings = RenderSettings(
+        engine=engine,
+        voice=voice,
+        lexicon=lexicon,
+        video=not no_video,
+        formats=tuple(dict.fromkeys(formats)) or ("landscape",),
+        motion=motion,
+    )
+    job = RenderJob(summary=summary, out_dir=out_dir, cache_dir=cache_dir, ffmpeg=locate(ctx.obj["ffmpeg"]),
+                    settings=settings)  # fmt: skip
+    with TerminalProgress(enabled=not as_json) as progress:
+        result = run_render(
+            job,
+            progress=progress.update,
+            on_wait=lambda: click.echo(f"Waiting for another render into {out_dir} to finish…", err=True),
+        )
+    if as_json:
+        click.echo(json.dumps({
+            "out_dir": str(result.out_dir),
+            "files": {role: str(path) for role, path in result.files.items()},
+            "duration": result.duration,
+            "loudness": result.loudness.__dict__,
+            "sentences": result.sentences,
+            "synthesized": result.synthesized,
+            "cues": result.cues,
+            "chapters": result.chapters,
+            "seconds": result.seconds,
+        }, indent=2))  # fmt: skip
+        return
+    minutes, seconds = divmod(result.duration, 60)
+    click.echo(
+        f"Rendered {result.out_dir}/: {int(minutes)}:{seconds:04.1f} of narration, {result.chapters} chapters, "
+        f"{result.cues} captions; {result.synthesized} of {result.sentences} sentences synthesised; "
+        f"{result.loudness.integrated_lufs:.1f} LUFS, {result.loudness.true_peak_dbtp:.1f} dBTP.",
+        file=sys.stdout,
+    )

@@ -1,0 +1,176 @@
+"""The one ffmpeg runner: finds the binary, runs argument lists (never shell strings), reports progress.
+
+No other module spawns ffmpeg. The binary comes from an explicit path when the caller gives one, otherwise from
+the ``imageio-ffmpeg`` wheel (which ships libx264, libmp3lame, libass and loudnorm), so a fresh machine needs no
+system package.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shlex
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MediaError, ToolMissingError
+
+ProgressCallback = Callable[[float], None]
+"""Called with the number of seconds of output written so far."""
+
+_STDERR_TAIL_LINES = 12
+
+
+@dataclass(frozen=True)
+class FFmpeg:
+    """A located ffmpeg binary; build one with ``locate``."""
+
+    exe: str
+
+    def run(
+        self,
+        args: Sequence[str | Path],
+        *,
+        progress: ProgressCallback | None = None,
+        input_bytes: bytes | None = None,
+        what: str = "ffmpeg",
+    ) -> str:
+        """Run ffmpeg with ``args`` (without the binary) and return its stderr text.
+
+        ``what`` names the step in the error message. With ``progress``, ffmpeg's ``-progress`` stream is
+        parsed and the callback receives output seconds as they advance.
+        """
+        command = [self.exe, "-hide_banner", "-nostdin", "-y"]
+        if progress is not None:
+            command += ["-progress", "pipe:1", "-nostats"]
+        command += [str(a) for a in args]
+        try:
+            proc = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise ToolMissingError(f"cannot run ffmpeg at {self.exe}: {exc.strerror}") from exc
+        if progress is None:
+            _, err = proc.communicate(input_bytes)
+        else:
+            err = _pump_progress(proc, progress, input_bytes)
+        stderr = err.decode("utf-8", "replace")
+        if proc.returncode != 0:
+            tail = " | ".join(line.strip() for line in stderr.strip().splitlines()[-_STDERR_TAIL_LINES:])
+            raise MediaError(
+                f"{what} failed (ffmpeg exit {proc.returncode}): {tail[-400:]}",
+                command=command,
+                stderr=stderr,
+            )
+        return stderr
+
+    def pipe(self, args: Sequence[str | Path], input_bytes: bytes, *, what: str = "ffmpeg") -> bytes:
+        """Run ffmpeg reading ``input_bytes`` on stdin; return what it writes to stdout (e.g. raw PCM)."""
+        command = [self.exe, "-hide_banner", "-nostdin", "-loglevel", "error", *map(str, args)]
+        command.remove("-nostdin")  # stdin carries the input here
+        try:
+            proc = subprocess.run(command, input=input_bytes, capture_output=True, check=False)
+        except OSError as exc:
+            raise ToolMissingError(f"cannot run ffmpeg at {self.exe}: {exc.strerror}") from exc
+        if proc.returncode != 0:
+            tail = " | ".join(
+                proc.stderr.decode("utf-8", "replace").strip().splitlines()[-_STDERR_TAIL_LINES:]
+            )
+            raise MediaError(f"{what} failed (ffmpeg exit {proc.returncode}): {tail[-400:]}", command=command)
+        return proc.stdout
+
+    def command_line(self, args: Sequence[str | Path]) -> str:
+        """The shell-quoted command, for logs and error reports."""
+        return shlex.join([self.exe, *map(str, args)])
+
+    def version(self) -> str:
+        out = subprocess.run(
+            [self.exe, "-version"], capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        ).stdout
+        match = re.match(r"ffmpeg version (\S+)", out)
+        return match.group(1) if match else "unknown"
+
+    def capabilities(self, kind: str) -> str:
+        """Raw ``ffmpeg -encoders`` / ``-filters`` listing (``kind`` is 'encoders' or 'filters')."""
+        return subprocess.run(
+            [self.exe, "-hide_banner", f"-{kind}"],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        ).stdout
+
+
+def _pump_progress(
+    proc: subprocess.Popen[bytes], progress: ProgressCallback, input_bytes: bytes | None
+) -> bytes:
+    import threading
+
+    chunks: list[bytes] = []
+    assert proc.stderr is not None and proc.stdout is not None
+    reader = threading.Thread(target=lambda: chunks.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    if input_bytes is not None:
+        assert proc.stdin is not None
+        writer = threading.Thread(target=_feed, args=(proc.stdin, input_bytes), daemon=True)
+        writer.start()
+    for raw in proc.stdout:
+        key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+        if key == "out_time_us" and value.isdigit():
+            progress(int(value) / 1_000_000)
+    proc.wait()
+    reader.join()
+    return b"".join(chunks)
+
+
+def _feed(pipe, data: bytes) -> None:  # type: ignore[no-untyped-def]
+    try:
+        pipe.write(data)
+    finally:
+        pipe.close()
+
+
+@functools.lru_cache(maxsize=8)
+def locate(explicit: str | None = None) -> FFmpeg:
+    """Find ffmpeg: ``explicit`` if given (must exist), else the imageio-ffmpeg wheel's binary."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ToolMissingError(f"ffmpeg not found at {explicit} (check --ffmpeg / NLMG_FFMPEG)")
+        return FFmpeg(str(path))
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - it is a hard dependency
+        raise ToolMissingError(
+            "ffmpeg not found; install the imageio-ffmpeg package or pass --ffmpeg"
+        ) from exc
+    try:
+        return FFmpeg(imageio_ffmpeg.get_ffmpeg_exe())
+    except RuntimeError as exc:
+        raise ToolMissingError(
+            f"ffmpeg not found ({exc}); reinstall imageio-ffmpeg or pass --ffmpeg"
+        ) from exc
+
+
+_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+
+
+def duration_of(ffmpeg: FFmpeg, path: Path) -> float:
+    """Container duration in seconds, read from ``ffmpeg -i`` (the wheel ships no ffprobe)."""
+    stderr = subprocess.run(
+        [ffmpeg.exe, "-hide_banner", "-nostdin", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    ).stderr
+    match = _DURATION.search(stderr)
+    if not match:
+        raise MediaError(f"cannot read the duration of {path}", stderr=stderr)
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
