@@ -39,7 +39,7 @@ def draw_cover(text: CoverText, size: int = COVER_SIZE) -> bytes:
     pixels = np.asarray(top, np.float32) * (1 - ramp) + np.asarray(bottom, np.float32) * ramp
     pixels = np.broadcast_to(pixels, (size, size, 3)).copy()
     grain = np.random.default_rng(7).normal(0.0, 3.0, (size, size, 1)).astype(np.float32)
-    image = Image.fromarray(np.clip(pixels + grain, 0, 255).astype(np.uint8), "RGB")
+    image = Image.fromarray(np.clip(pixels + grain, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
 
     margin = size // 10
