@@ -1,15 +1,15 @@
 """Audio: assemble sentence audio with structural pauses (pydub), master it, export MP3 with ID3 tags.
 
-Mastering follows "measure, don't trust" (DESIGN.md): pass 1 measures with ``loudnorm``; when the gain needed to
-reach the target would push the true peak over the ceiling, a limiter at 4× oversampling (so sample peaks
-approximate true peaks) runs first; pass 2 applies ``loudnorm`` in linear mode with the measured values. The
-encoded MP3 is then measured independently with ``ebur128=peak=true`` and corrected once if it missed.
+Mastering is two-pass loudness normalisation that follows "measure, don't trust" (DESIGN.md): pass 1 measures
+integrated loudness and true peak with ffmpeg's EBU R128 meter; when the gain needed to reach −16 LUFS would push
+the true peak over the ceiling, a limiter (at 4× oversampling, so sample peaks approximate true peaks) is solved
+together with that gain; pass 2 applies the linear gain and encodes. The MP3 itself is then measured and, if it
+missed, re-encoded with a corrected gain. (A single linear ``loudnorm`` pass can silently land over 1 LU short
+when its own true-peak ceiling binds.)
 """
 
 from __future__ import annotations
 
-import json
-import math
 import re
 import warnings
 import wave
@@ -22,9 +22,7 @@ import numpy as np
 from .errors import MediaError
 from .ffmpeg import FFmpeg, ProgressCallback
 
-with (
-    warnings.catch_warnings()
-):  # pydub warns at import when ffmpeg is not on PATH; we never let it run ffmpeg
+with warnings.catch_warnings():  # pydub warns at import when ffmpeg is not on PATH; we never let it run ffmpeg
     warnings.simplefilter("ignore", RuntimeWarning)
     from pydub import AudioSegment
 
@@ -102,25 +100,21 @@ def master(
     target: MasteringTarget = MasteringTarget(),
     progress: ProgressCallback | None = None,
 ) -> Loudness:
-    """Master ``wav_path`` to ``mp3_path`` (mono CBR MP3) at the target loudness; return the measured result."""
+    """Master ``wav_path`` to ``mp3_path`` (mono CBR MP3) at the target loudness; return the measured result.
+
+    Pass 1 measures; pass 2 applies a linear gain (after the limiter, when one is needed) and encodes; the MP3 is
+    then measured again and re-encoded with a corrected gain if it missed.
+    """
     goal_peak = target.true_peak_dbtp - target.headroom_db
-    first = _loudnorm_measure(ffmpeg, wav_path)  # pass 1
-    gain = target.integrated_lufs - first["input_i"]
+    first = measure(ffmpeg, wav_path)  # pass 1
+    if first.integrated_lufs < -70:
+        raise MediaError("the narration is silent: nothing to master")
+    gain = target.integrated_lufs - first.integrated_lufs
     chain = f"aresample={target.sample_rate}"
-    limit_db = goal_peak - gain
-    for _step in range(5):
-        if first["input_tp"] <= limit_db:
-            break
-        # The peak ceiling binds before the loudness target: limit peaks first, at 4x the output rate so sample
-        # peaks stand for true peaks. Limiting lowers the loudness, which raises the gain needed afterwards, so
-        # the limit and the gain are solved together: limit = ceiling - gain(limit), a few steps converge.
-        chain = _limiter(max(limit_db, -23.9), target.sample_rate)  # alimiter accepts down to -24 dB
-        gain = target.integrated_lufs - _loudnorm_measure(ffmpeg, wav_path, chain)["input_i"]
-        if goal_peak - gain >= limit_db - 0.1:
-            break
-        limit_db = goal_peak - gain
-    result = Loudness(0.0, 0.0)
-    for _attempt in range(3):  # pass 2: linear gain, then measure the MP3 itself and correct if it missed
+    if first.true_peak_dbtp + gain > goal_peak:
+        chain, gain = _solve_limiter(ffmpeg, wav_path, target, goal_peak, gain)
+    result = first
+    for _attempt in range(3):  # pass 2, checked on the MP3 itself
         _encode(ffmpeg, wav_path, mp3_path, f"{chain},volume={gain:.3f}dB", target, progress)
         result = measure(ffmpeg, mp3_path)
         miss = target.integrated_lufs - result.integrated_lufs
@@ -133,6 +127,34 @@ def master(
     )
 
 
+def _solve_limiter(
+    ffmpeg: FFmpeg, wav_path: Path, target: MasteringTarget, goal_peak: float, gain: float
+) -> tuple[str, float]:
+    """Find the limiter threshold L (dB, input scale) with L + gain(L) = goal_peak, and that gain.
+
+    The peak ceiling binds before the loudness target, so peaks are limited first — at 4x the output rate, so
+    sample peaks stand for true peaks. Limiting lowers the loudness, which raises the gain needed afterwards:
+    the threshold and the gain are solved together by a secant iteration (2–3 measurements).
+    """
+    limit = goal_peak - gain
+    tried: list[tuple[float, float]] = []  # (threshold, residual)
+    chain = ""
+    for _step in range(5):
+        limit = max(limit, -23.9)  # alimiter accepts down to 0.0625 (-24 dB)
+        chain = _limiter(limit, target.sample_rate)
+        gain = target.integrated_lufs - measure(ffmpeg, wav_path, chain).integrated_lufs
+        residual = goal_peak - gain - limit  # > 0: headroom left; < 0: peaks would pass the ceiling
+        if -0.05 <= residual <= 0.4:
+            break
+        tried.append((limit, residual))
+        if len(tried) >= 2 and tried[-1][1] != tried[-2][1]:
+            (l0, r0), (l1, r1) = tried[-2], tried[-1]
+            limit = l1 - r1 * (l1 - l0) / (r1 - r0)
+        else:
+            limit += residual
+    return chain, gain
+
+
 def _limiter(limit_db: float, rate: int) -> str:
     return (
         f"aresample={rate * 4},"
@@ -141,56 +163,56 @@ def _limiter(limit_db: float, rate: int) -> str:
     )
 
 
-def _loudnorm_measure(ffmpeg: FFmpeg, path: Path, chain: str = "") -> dict[str, float]:
-    stderr = ffmpeg.run(
-        ["-i", path, "-af", (chain + "," if chain else "") + "loudnorm=I=-16:TP=-1.5:LRA=11:print_format=json",
-         "-f", "null", "-"],
-        what="measuring loudness",
-    )  # fmt: skip
-    stats = _last_json(stderr)
-    values = {
-        k: float(stats[k]) for k in ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")
-    }
-    if not math.isfinite(values["input_i"]) or values["input_i"] < -70:
-        raise MediaError("the narration is silent: nothing to master")
-    return values
-
-
 def _encode(
-    ffmpeg: FFmpeg, source: Path, mp3_path: Path, chain: str, target: MasteringTarget,
+    ffmpeg: FFmpeg,
+    source: Path,
+    mp3_path: Path,
+    chain: str,
+    target: MasteringTarget,
     progress: ProgressCallback | None,
-) -> None:  # fmt: skip
+) -> None:
     ffmpeg.run(
-        ["-i", source, "-af", chain, "-ar", str(target.sample_rate), "-ac", "1",
-         "-c:a", "libmp3lame", "-b:a", f"{target.bitrate_kbps}k", "-map_metadata", "-1",
-         "-id3v2_version", "4", "-write_xing", "1", mp3_path],
+        [
+            "-i",
+            source,
+            "-af",
+            chain,
+            "-ar",
+            str(target.sample_rate),
+            "-ac",
+            "1",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            f"{target.bitrate_kbps}k",
+            "-map_metadata",
+            "-1",
+            "-id3v2_version",
+            "4",
+            "-write_xing",
+            "1",
+            mp3_path,
+        ],
         progress=progress,
         what="mastering the narration",
-    )  # fmt: skip
+    )
 
 
 _EBU_I = re.compile(r"Integrated loudness:\s*I:\s*(-?[\d.]+|-inf) LUFS.*?LRA:\s*(-?[\d.]+) LU", re.S)
 _EBU_PEAK = re.compile(r"True peak:\s*Peak:\s*(-?[\d.]+|-inf) dBFS", re.S)
 
 
-def measure(ffmpeg: FFmpeg, path: Path) -> Loudness:
-    """Integrated loudness and true peak of a file, by ffmpeg's EBU R128 meter (independent of loudnorm)."""
+def measure(ffmpeg: FFmpeg, path: Path, chain: str = "") -> Loudness:
+    """Integrated loudness and true peak of a file (after ``chain``, if given), by ffmpeg's EBU R128 meter."""
+    meter = "ebur128=peak=true:framelog=quiet"
     stderr = ffmpeg.run(
-        ["-i", path, "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"], what="measuring loudness"
+        ["-i", path, "-af", f"{chain},{meter}" if chain else meter, "-f", "null", "-"], what="measuring loudness"
     )
     summary = stderr[stderr.rfind("Summary:") :]
     loud, peak = _EBU_I.search(summary), _EBU_PEAK.search(summary)
     if not loud or not peak:
         raise MediaError(f"could not read the loudness of {path}")
     return Loudness(float(loud.group(1)), float(peak.group(1)), float(loud.group(2)))
-
-
-def _last_json(text: str) -> dict[str, str]:
-    start = text.rfind("{")
-    end = text.rfind("}")
-    if start < 0 or end < start:
-        raise MediaError("loudnorm printed no measurement")
-    return json.loads(text[start : end + 1])
 
 
 @dataclass(frozen=True)
@@ -223,11 +245,23 @@ def write_tags(mp3_path: Path, tags: Tags, cover_jpeg: bytes | None, chapters: l
     id3.add(TCON(encoding=3, text=tags.genre))
     id3.add(COMM(encoding=3, lang="eng", desc="", text=tags.comment))
     ids = [f"chp{i}" for i in range(len(chapters))]
-    id3.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED, child_element_ids=ids,
-                 sub_frames=[TIT2(encoding=3, text="Chapters")]))  # fmt: skip
+    id3.add(
+        CTOC(
+            element_id="toc",
+            flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+            child_element_ids=ids,
+            sub_frames=[TIT2(encoding=3, text="Chapters")],
+        )
+    )
     for element_id, chapter in zip(ids, chapters, strict=True):
-        id3.add(CHAP(element_id=element_id, start_time=int(round(chapter.start * 1000)),
-                     end_time=int(round(chapter.end * 1000)), sub_frames=[TIT2(encoding=3, text=chapter.title)]))  # fmt: skip
+        id3.add(
+            CHAP(
+                element_id=element_id,
+                start_time=int(round(chapter.start * 1000)),
+                end_time=int(round(chapter.end * 1000)),
+                sub_frames=[TIT2(encoding=3, text=chapter.title)],
+            )
+        )
     if cover_jpeg:
         id3.add(APIC(encoding=3, mime="image/jpeg", type=3, desc="Cover", data=cover_jpeg))
     id3.save(str(mp3_path), v2_version=4)

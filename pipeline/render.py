@@ -80,9 +80,7 @@ def _quiet(stage: str, done: float, total: float) -> None:
     return None
 
 
-def render(
-    job: RenderJob, progress: Progress = _quiet, on_wait: Callable[[], None] | None = None
-) -> RenderResult:
+def render(job: RenderJob, progress: Progress = _quiet, on_wait: Callable[[], None] | None = None) -> RenderResult:
     """Run the whole render. Every expected failure raises a ``NlmgError``; outputs are replaced atomically."""
     document = load_summary(job.summary)
     lexicon = Lexicon.load(job.settings.lexicon) if job.settings.lexicon else Lexicon.empty()
@@ -110,13 +108,13 @@ def _render_locked(
             artist=document.author or "Unknown author",
             album=f"{document.title} — a one-page summary",
             year=document.year,
-            comment=f"Narrated summary of {document.title}"
-            + (f" by {document.author}" if document.author else ""),
+            comment=f"Narrated summary of {document.title}" + (f" by {document.author}" if document.author else ""),
         )
         layout = _layout(document, sentences, settings.pauses)
         timeline = _timeline(document, sentences, layout)
-        narration_mp3, loudness = _narration(job, cache, pieces_keys, layout, sentences, tags, cover, timeline,
-                                             progress)  # fmt: skip
+        narration_mp3, loudness = _narration(
+            job, cache, pieces_keys, layout, sentences, tags, cover, timeline, progress
+        )
     with clock("captions"):
         cues = build_cues(timeline)
         files = _write_sidecars(out_dir, narration_mp3, cover, timeline, cues)
@@ -176,8 +174,9 @@ def _speak(
         fresh = synthesis is None
         if synthesis is None:
             if engine is None:
-                engine = open_engine(settings.engine, voice=settings.voice, ffmpeg=ffmpeg,
-                                     timeout=settings.gtts_timeout)  # fmt: skip
+                engine = open_engine(
+                    settings.engine, voice=settings.voice, ffmpeg=ffmpeg, timeout=settings.gtts_timeout
+                )
             synthesis = engine.synthesize(tokens)
             _store_synthesis(cache, key, synthesis)
         result.append(_SpokenSentence(key, synthesis, word_tokens, fresh))
@@ -259,12 +258,11 @@ def _timeline(document: Document, sentences: list[_SpokenSentence], layout: _Lay
                         start = offset + times[token_range.start][0]
                         end = offset + times[token_range.stop - 1][1]
                         last = max(last, end)
-                        words.append(Word(word, round(start, 3), round(max(start, end), 3),
-                                          sentence.index, paragraph_index, c))  # fmt: skip
-                    else:  # nothing spoken for this word (a lone dash, an emoji): it sits where speech is
                         words.append(
-                            Word(word, round(last, 3), round(last, 3), sentence.index, paragraph_index, c)
+                            Word(word, round(start, 3), round(max(start, end), 3), sentence.index, paragraph_index, c)
                         )
+                    else:  # nothing spoken for this word (a lone dash, an emoji): it sits where speech is
+                        words.append(Word(word, round(last, 3), round(last, 3), sentence.index, paragraph_index, c))
                 index += 1
             paragraph_index += 1
     duration = round(layout.total / layout.rate, 3)
@@ -273,7 +271,7 @@ def _timeline(document: Document, sentences: list[_SpokenSentence], layout: _Lay
             chapter.title,
             round(start, 3),
             round(chapter_starts[i + 1] if i + 1 < len(chapter_starts) else duration, 3),
-        )  # fmt: skip
+        )
         for i, (chapter, start) in enumerate(zip(document.chapters, chapter_starts, strict=True))
     )
     return Timeline(document.title, document.author, duration, tuple(words), marks)
@@ -295,8 +293,9 @@ def _narration(
 ) -> tuple[Path, Loudness]:
     settings = job.settings
     chapters = [ChapterTag(c.title, c.start, c.end) for c in timeline.chapters]
-    key = content_key(NARRATION_STAGE, sentence_keys, settings.pauses, settings.mastering, tags,
-                      sha256_from_bytes(cover), chapters)  # fmt: skip
+    key = content_key(
+        NARRATION_STAGE, sentence_keys, settings.pauses, settings.mastering, tags, sha256_from_bytes(cover), chapters
+    )
     cached = cache.get("narration", key, ".mp3")
     meta = cache.get_json("narration", key)
     if cached is not None and meta is not None:
@@ -313,8 +312,13 @@ def _narration(
             )
             assemble(pieces, wav, settings.pauses.lead_in)
             total = layout.total / layout.rate
-            loudness = master(job.ffmpeg, wav, mp3, settings.mastering,
-                              progress=lambda t: progress("Mastering narration", min(t, total), total))  # fmt: skip
+            loudness = master(
+                job.ffmpeg,
+                wav,
+                mp3,
+                settings.mastering,
+                progress=lambda t: progress("Mastering narration", min(t, total), total),
+            )
             write_tags(mp3, tags, cover, chapters)
     finally:
         wav.unlink(missing_ok=True)
@@ -386,8 +390,9 @@ def _copy_if_changed(source: Path, target: Path) -> None:
         shutil.copyfile(source, tmp)
 
 
-def _video(job: RenderJob, cache: Cache, out_dir: Path, timeline: Timeline, cues: list[Cue],
-           progress: Progress) -> dict[str, Path]:  # fmt: skip
+def _video(
+    job: RenderJob, cache: Cache, out_dir: Path, timeline: Timeline, cues: list[Cue], progress: Progress
+) -> dict[str, Path]:
     from . import video
 
     if not hasattr(video, "render_videos"):  # the video stage is optional until it lands
@@ -421,8 +426,11 @@ def _record(
 ) -> dict[str, Any]:
     from importlib.metadata import version
 
-    voice_name = (job.settings.voice.name.removesuffix(".onnx") if job.settings.voice
-                  else ("en_US-joe-medium" if job.settings.engine == "piper" else job.settings.engine))  # fmt: skip
+    voice_name = (
+        job.settings.voice.name.removesuffix(".onnx")
+        if job.settings.voice
+        else ("en_US-joe-medium" if job.settings.engine == "piper" else job.settings.engine)
+    )
     return {
         "title": document.title,
         "author": document.author,

@@ -20,20 +20,51 @@ VIDEO_FORMATS = ("landscape", "portrait", "square")
 
 
 @click.command()
-@click.argument("summary", required=False, default="assets/summary.md", metavar="[SUMMARY]",
-                type=click.Path(path_type=Path))  # fmt: skip
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), metavar="DIR",
-              help="Output folder. Default: output/<slug of the title>/")  # fmt: skip
-@click.option("--cache", "cache_dir", type=click.Path(path_type=Path), default=Path("output/.cache"),
-              show_default=True, metavar="DIR", help="Cache shared by renders (synthesised sentences, pictures).")  # fmt: skip
-@click.option("--engine", type=click.Choice(ENGINES), default="piper", show_default=True,
-              help="piper: offline neural voice (default). gtts: Google's online voice (needs internet).")  # fmt: skip
-@click.option("--voice", type=click.Path(path_type=Path), metavar="PATH",
-              help="A Piper .onnx voice (with its .onnx.json beside it). Default: the bundled en_US-joe-medium.")  # fmt: skip
-@click.option("--lexicon", type=click.Path(path_type=Path), metavar="FILE",
-              help="Pronunciation lexicon (TOML). Default: lexicon.toml beside the summary, if present.")  # fmt: skip
-@click.option("--format", "formats", type=click.Choice(VIDEO_FORMATS), multiple=True,
-              help="Video format; repeat for several. Default: landscape (1920×1080).")  # fmt: skip
+@click.argument(
+    "summary", required=False, default="assets/summary.md", metavar="[SUMMARY]", type=click.Path(path_type=Path)
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Output folder. Default: output/<slug of the title>/",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path),
+    default=Path("output/.cache"),
+    show_default=True,
+    metavar="DIR",
+    help="Cache shared by renders (synthesised sentences, pictures).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="piper",
+    show_default=True,
+    help="piper: offline neural voice (default). gtts: Google's online voice (needs internet).",
+)
+@click.option(
+    "--voice",
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help="A Piper .onnx voice (with its .onnx.json beside it). Default: the bundled en_US-joe-medium.",
+)
+@click.option(
+    "--lexicon",
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Pronunciation lexicon (TOML). Default: lexicon.toml beside the summary, if present.",
+)
+@click.option(
+    "--format",
+    "formats",
+    type=click.Choice(VIDEO_FORMATS),
+    multiple=True,
+    help="Video format; repeat for several. Default: landscape (1920×1080).",
+)
 @click.option("--motion", is_flag=True, help="Slow Ken Burns pan/zoom on slides (off by default).")
 @click.option("--no-video", is_flag=True, help="Make the narration and its sidecars only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
@@ -77,8 +108,9 @@ def render(
         formats=tuple(dict.fromkeys(formats)) or ("landscape",),
         motion=motion,
     )
-    job = RenderJob(summary=summary, out_dir=out_dir, cache_dir=cache_dir, ffmpeg=locate(ctx.obj["ffmpeg"]),
-                    settings=settings)  # fmt: skip
+    job = RenderJob(
+        summary=summary, out_dir=out_dir, cache_dir=cache_dir, ffmpeg=locate(ctx.obj["ffmpeg"]), settings=settings
+    )
     with TerminalProgress(enabled=not as_json) as progress:
         result = run_render(
             job,
@@ -86,17 +118,22 @@ def render(
             on_wait=lambda: click.echo(f"Waiting for another render into {out_dir} to finish…", err=True),
         )
     if as_json:
-        click.echo(json.dumps({
-            "out_dir": str(result.out_dir),
-            "files": {role: str(path) for role, path in result.files.items()},
-            "duration": result.duration,
-            "loudness": result.loudness.__dict__,
-            "sentences": result.sentences,
-            "synthesized": result.synthesized,
-            "cues": result.cues,
-            "chapters": result.chapters,
-            "seconds": result.seconds,
-        }, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "out_dir": str(result.out_dir),
+                    "files": {role: str(path) for role, path in result.files.items()},
+                    "duration": result.duration,
+                    "loudness": result.loudness.__dict__,
+                    "sentences": result.sentences,
+                    "synthesized": result.synthesized,
+                    "cues": result.cues,
+                    "chapters": result.chapters,
+                    "seconds": result.seconds,
+                },
+                indent=2,
+            )
+        )
         return
     minutes, seconds = divmod(result.duration, 60)
     click.echo(
