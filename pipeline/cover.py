@@ -46,7 +46,11 @@ def draw_cover(text: CoverText, size: int = COVER_SIZE) -> bytes:
     title_font = _fit(text.title, "Bold", size - 2 * margin, size // 8, size // 22)
     lines = _wrap(text.title, title_font, size - 2 * margin)
     line_height = int(title_font.size * 1.15)
-    y = int(size * 0.30)
+    tagline_font = ImageFont.truetype(str(font_path("Light")), size // 30)
+    author_height = size // 15 + size // 22 if text.author else size // 15
+    # Start at 30 % down, or higher when a long title would otherwise reach the tagline.
+    room = size - margin - tagline_font.size - size // 20
+    y = min(int(size * 0.30), room - len(lines) * line_height - author_height)
     for line in lines:
         draw.text((margin, y), line, font=title_font, fill=ink)
         y += line_height
@@ -57,7 +61,6 @@ def draw_cover(text: CoverText, size: int = COVER_SIZE) -> bytes:
     if text.author:
         author_font = ImageFont.truetype(str(font_path("Regular")), size // 22)
         draw.text((margin, y), text.author, font=author_font, fill=ink)
-    tagline_font = ImageFont.truetype(str(font_path("Light")), size // 30)
     draw.text((margin, size - margin - tagline_font.size), text.tagline.upper(), font=tagline_font, fill=ink)
 
     out = io.BytesIO()
