@@ -1,0 +1,354 @@
+#!/usr/bin/env python3
+"""Benchmarks of the render stages, each against the naive way of doing the same work, measured in one run.
+
+Usage::
+
+    .venv/bin/python scripts/bench.py                      # synthetic timeline of assets/summary.md
+    .venv/bin/python scripts/bench.py --render output/never-let-me-go   # a real render folder
+    .venv/bin/python scripts/bench.py --only video --json
+    .venv/bin/python scripts/bench.py --only video-formats --only video-motion   # slow, optional rows
+
+Material: with ``--render DIR``, the ``timeline.json`` and ``narration.mp3`` a real ``nlmg-media render``
+wrote; otherwise a synthetic timeline of the summary's words (0.33 s a word, the narration's pauses) with a
+quiet noise MP3 of the same length, so the video stage can be measured before any voice is involved.
+
+Each measurement is a function taking the ``Bench`` context and returning ``Row``s; register a new one with
+``@measurement("name")`` (``optional=True``: only when named with ``--only``); ``bench.figures`` carries results
+one measurement compares against another (e.g. the naive baseline against the video stage).
+
+Stage runs happen in a fresh child process so the peak memory of one does not leak into another: peak = the
+child's own maximum RSS + the largest maximum RSS among its ffmpeg children (an upper bound of the true peak;
+``getrusage`` reports maxima, not their sum over time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+NAIVE_EXCERPT_SECONDS = 20.0
+
+# Pauses of the synthetic narration (seconds), as the narration stage lays sentences out.
+_SECONDS_PER_WORD = 0.33
+_PAUSES = {"lead_in": 0.6, "sentence": 0.35, "paragraph": 0.8, "chapter": 1.6, "tail": 1.2}
+
+
+@dataclass
+class Row:
+    """One line of the result table."""
+
+    measurement: str
+    value: float
+    unit: str
+    note: str = ""
+
+
+@dataclass
+class Bench:
+    """What every measurement gets: the material and a scratch folder that is removed at the end."""
+
+    timeline_path: Path
+    narration: Path
+    work: Path
+    source: str
+    figures: dict[str, float] = field(default_factory=dict)  # results later measurements compare against
+
+    @property
+    def duration(self) -> float:
+        from pipeline.timeline import Timeline
+
+        return Timeline.load(self.timeline_path).duration
+
+
+Measurement = Callable[[Bench], list[Row]]
+MEASUREMENTS: dict[str, Measurement] = {}
+OPTIONAL: set[str] = set()  # slow measurements run only when named with --only
+
+
+def measurement(name: str, *, optional: bool = False) -> Callable[[Measurement], Measurement]:
+    """Register a measurement under ``name`` (run in registration order; select with ``--only``)."""
+
+    def register(function: Measurement) -> Measurement:
+        MEASUREMENTS[name] = function
+        if optional:
+            OPTIONAL.add(name)
+        return function
+
+    return register
+
+
+# --- running a stage in a child process, measuring wall time and peak memory -------------------------------
+
+
+def _child(target: Callable[..., Any], args: tuple, queue: Any) -> None:
+    started = time.perf_counter()
+    result = target(*args)
+    seconds = time.perf_counter() - started
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    queue.put({"seconds": seconds, "peak_mb": (own + children) / 1024, "result": result})
+
+
+def run_measured(target: Callable[..., Any], *args: Any) -> dict[str, Any]:
+    """Run ``target(*args)`` in a fresh process; return its wall seconds, peak MB and return value."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(target, args, queue))
+    process.start()
+    outcome = queue.get()
+    process.join()
+    if process.exitcode:
+        raise SystemExit(f"bench: the measured run failed (exit {process.exitcode})")
+    return outcome
+
+
+# --- material ----------------------------------------------------------------------------------------------
+
+
+def synthetic_timeline(summary: Path) -> Any:
+    """A timeline of the summary's words at an even speaking pace, with the narration stage's pauses."""
+    from pipeline.document import load_summary
+    from pipeline.timeline import ChapterMark, Timeline, Word
+
+    document = load_summary(summary)
+    words: list[Word] = []
+    starts: list[float] = []
+    t = _PAUSES["lead_in"]
+    paragraph_index = 0
+    for c, chapter in enumerate(document.chapters):
+        if c:
+            t += _PAUSES["chapter"] - _PAUSES["paragraph"]
+        starts.append(0.0 if c == 0 else t)
+        for paragraph in chapter.paragraphs:
+            for sentence in paragraph.sentences:
+                for text in sentence.words:
+                    words.append(Word(text, round(t, 3), round(t + _SECONDS_PER_WORD * 0.85, 3), sentence.index,
+                                      paragraph_index, c))  # fmt: skip
+                    t += _SECONDS_PER_WORD
+                t += _PAUSES["sentence"]
+            t += _PAUSES["paragraph"] - _PAUSES["sentence"]
+            paragraph_index += 1
+    duration = round(t + _PAUSES["tail"], 3)
+    marks = tuple(
+        ChapterMark(chapter.title, round(start, 3), round(starts[i + 1] if i + 1 < len(starts) else duration, 3))
+        for i, (chapter, start) in enumerate(zip(document.chapters, starts, strict=True))
+    )
+    return Timeline(document.title, document.author, duration, tuple(words), marks)
+
+
+def prepare_material(args: argparse.Namespace, work: Path) -> Bench:
+    from pipeline.ffmpeg import locate
+
+    if args.render:
+        folder = Path(args.render)
+        timeline_path, narration = folder / "timeline.json", folder / "narration.mp3"
+        for path in (timeline_path, narration):
+            if not path.is_file():
+                raise SystemExit(f"bench: {path} not found (run `nlmg-media render --out {folder}` first)")
+        return Bench(timeline_path, narration, work, source=f"render folder {folder}")
+    summary = Path(args.summary)
+    if not summary.is_file():
+        raise SystemExit(f"bench: summary not found: {summary} (pass --summary PATH or --render DIR)")
+    timeline = synthetic_timeline(summary)
+    timeline_path = work / "timeline.json"
+    timeline.save(timeline_path)
+    narration = work / "narration.mp3"
+    locate(None).run(
+        ["-f", "lavfi", "-i", f"anoisesrc=d={timeline.duration}:c=pink:a=0.03:r=44100", "-ac", "1",
+         "-c:a", "libmp3lame", "-b:a", "128k", narration],
+        what="making the synthetic narration",
+    )  # fmt: skip
+    return Bench(timeline_path, narration, work, source=f"synthetic timeline of {summary} ({_SECONDS_PER_WORD} s/word)")
+
+
+# --- video -------------------------------------------------------------------------------------------------
+
+
+def _video_stage(timeline_path: str, narration: str, out_dir: str, cache_dir: str, formats: tuple[str, ...],
+                 edit_caption: bool = False, motion: bool = False) -> dict[str, Any]:  # fmt: skip
+    """The video stage as ``nlmg-media render`` runs it (in the measured child process)."""
+    from pipeline.cache import Cache
+    from pipeline.captions import Cue, build_cues
+    from pipeline.ffmpeg import locate
+    from pipeline.timeline import Timeline
+    from pipeline.video import VideoJob, render_videos
+
+    timeline = Timeline.load(Path(timeline_path))
+    cues = build_cues(timeline)
+    if edit_caption:  # a one-word fix in one caption near the middle
+        middle = len(cues) // 2
+        cue = cues[middle]
+        cues[middle] = Cue(cue.start, cue.end, (cue.lines[0] + " (sic)", *cue.lines[1:]))
+    slides = Path(cache_dir) / "slide"
+    before = sum(1 for _ in slides.rglob("*.png")) if slides.is_dir() else 0
+    made = render_videos(VideoJob(timeline, tuple(cues), Path(narration), Path(out_dir), Cache(Path(cache_dir)),
+                                  locate(None), formats, motion))  # fmt: skip
+    after = sum(1 for _ in slides.rglob("*.png"))
+    return {"files": {k: str(v) for k, v in made.items()}, "pictures_drawn": after - before, "cues": len(cues)}
+
+
+@measurement("video")
+def video(bench: Bench) -> list[Row]:
+    """The video stage at 1080p: cold (empty cache), re-render with nothing changed, one caption edited."""
+    duration = bench.duration
+    cache, out = bench.work / "video-cache", bench.work / "video-out"
+    args = (str(bench.timeline_path), str(bench.narration), str(out), str(cache), ("landscape",))
+    cold = run_measured(_video_stage, *args)
+    warm = run_measured(_video_stage, *args)
+    edit = run_measured(_video_stage, *args, True)
+    bench.figures["video_rtf"] = duration / cold["seconds"]
+    drawn = cold["result"]["pictures_drawn"]
+    return [
+        Row("video 1080p, cold: real-time factor", duration / cold["seconds"], "× real time",
+            f"{duration:.1f} s of video in {cold['seconds']:.2f} s; {drawn} pictures drawn, "
+            f"{cold['result']['cues']} cues"),
+        Row("video 1080p, cold: peak memory", cold["peak_mb"], "MB", "python + largest ffmpeg child"),
+        Row("video re-render, nothing changed", warm["seconds"], "s", "cached encode copied"),
+        Row("video re-render, one caption edited", edit["seconds"], "s",
+            f"{edit['result']['pictures_drawn']} picture(s) redrawn, one encode"),
+    ]  # fmt: skip
+
+
+@measurement("video-formats", optional=True)
+def video_formats(bench: Bench) -> list[Row]:
+    """All three formats in one cold run (the pictures of one format are drawn while another encodes)."""
+    duration = bench.duration
+    formats = ("landscape", "portrait", "square")
+    run = run_measured(_video_stage, str(bench.timeline_path), str(bench.narration), str(bench.work / "formats-out"),
+                       str(bench.work / "formats-cache"), formats)  # fmt: skip
+    return [
+        Row("video, 3 formats, cold: real-time factor", duration / run["seconds"], "× real time",
+            f"{duration:.1f} s of video ×3 in {run['seconds']:.2f} s"),
+        Row("video, 3 formats, cold: peak memory", run["peak_mb"], "MB"),
+    ]  # fmt: skip
+
+
+@measurement("video-motion", optional=True)
+def video_motion(bench: Bench) -> list[Row]:
+    """``--motion`` (Ken Burns in the filter graph): every frame is encoded, so this is a real encode."""
+    duration = bench.duration
+    run = run_measured(_video_stage, str(bench.timeline_path), str(bench.narration), str(bench.work / "motion-out"),
+                       str(bench.work / "motion-cache"), ("landscape",), False, True)  # fmt: skip
+    return [
+        Row("video 1080p --motion, cold: real-time factor", duration / run["seconds"], "× real time",
+            f"{duration:.1f} s of video in {run['seconds']:.2f} s (30 fps, every frame encoded)"),
+        Row("video 1080p --motion: peak memory", run["peak_mb"], "MB"),
+    ]  # fmt: skip
+
+
+def _naive_video(timeline_path: str, narration: str, out_path: str, excerpt: float) -> None:
+    """The moviepy way: a TextClip per cue over slide ImageClips in a CompositeVideoClip, 24 fps."""
+    import font_lato
+    import numpy as np
+    from moviepy import AudioFileClip, CompositeVideoClip, ImageClip, TextClip
+
+    from pipeline.captions import build_cues
+    from pipeline.slides import draw_backdrop, draw_card, plan_shots
+    from pipeline.timeline import Timeline
+
+    timeline = Timeline.load(Path(timeline_path))
+    cues = [c for c in build_cues(timeline) if c.start < excerpt]
+    size = (1920, 1080)
+    # The same slides (backdrop + card text), one ImageClip per slide change within the excerpt.
+    clips: list[Any] = []
+    slides = [s for s in plan_shots(timeline, cues) if s.start < excerpt]
+    runs: list[list[Any]] = []
+    for shot in slides:
+        layers = (shot.picture.backdrop, shot.picture.card)
+        if runs and runs[-1][2] == layers:
+            runs[-1][1] = shot.end
+        else:
+            runs.append([shot.start, shot.end, layers])
+    for start, end, (backdrop, card) in runs:
+        picture = draw_backdrop(backdrop, size).convert("RGBA")
+        picture.alpha_composite(draw_card(card, size))
+        image = ImageClip(np.asarray(picture.convert("RGB")))
+        clips.append(image.with_start(start).with_duration(min(end, excerpt) - start))
+    for cue in cues:
+        text = TextClip(font=font_lato.font_files["LatoBold"], text=cue.text, font_size=52, color="white",
+                        bg_color=(10, 12, 20), margin=(28, 14), method="label", text_align="center")  # fmt: skip
+        clips.append(text.with_start(cue.start).with_duration(min(cue.end, excerpt) - cue.start)
+                     .with_position(("center", 1080 - 54 - text.h)))  # fmt: skip
+    audio = AudioFileClip(narration).subclipped(0, excerpt)
+    video = CompositeVideoClip(clips, size=size).with_duration(excerpt).with_audio(audio)
+    video.write_videofile(out_path, fps=24, codec="libx264", preset="ultrafast", threads=2, audio_codec="aac",
+                          logger=None)  # fmt: skip
+
+
+@measurement("naive-video")
+def naive_video(bench: Bench) -> list[Row]:
+    """The naive baseline on a 20 s excerpt of the same material, and our ratio to it."""
+    excerpt = min(NAIVE_EXCERPT_SECONDS, bench.duration)
+    run = run_measured(_naive_video, str(bench.timeline_path), str(bench.narration),
+                       str(bench.work / "naive.mp4"), excerpt)  # fmt: skip
+    rtf = excerpt / run["seconds"]
+    rows = [
+        Row("naive moviepy video, 1080p 24 fps: real-time factor", rtf, "× real time",
+            f"{excerpt:.0f} s excerpt in {run['seconds']:.2f} s (TextClip per cue, CompositeVideoClip, "
+            "libx264 ultrafast, 2 threads)"),
+        Row("naive moviepy video: peak memory", run["peak_mb"], "MB"),
+    ]  # fmt: skip
+    ours = bench.figures.get("video_rtf")
+    if ours:
+        rows.append(Row("video speed-up over the naive baseline", ours / rtf, "×", "ratio of real-time factors"))
+    return rows
+
+
+# --- main --------------------------------------------------------------------------------------------------
+
+
+def print_table(bench: Bench, rows: list[Row]) -> None:
+    print(f"Material: {bench.source}, {bench.duration:.1f} s")
+    width = max(len(r.measurement) for r in rows)
+    for row in rows:
+        value = f"{row.value:,.2f}" if abs(row.value) < 1000 else f"{row.value:,.0f}"
+        print(f"  {row.measurement:<{width}}  {value:>10} {row.unit:<12} {row.note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--render", metavar="DIR", help="a render folder (timeline.json + narration.mp3)")
+    parser.add_argument("--summary", metavar="PATH", default=str(ROOT / "assets" / "summary.md"),
+                        help="summary for the synthetic timeline (default: assets/summary.md)")  # fmt: skip
+    parser.add_argument("--only", metavar="NAME", action="append", choices=sorted(MEASUREMENTS),
+                        help="run only these measurements (repeatable); "
+                             f"{', '.join(sorted(OPTIONAL))} run only when named")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
+    parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it (outputs, caches)")
+    args = parser.parse_args(argv)
+
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="nlmg-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        bench = prepare_material(args, work)
+        rows: list[Row] = []
+        for name, function in MEASUREMENTS.items():
+            if (args.only and name not in args.only) or (not args.only and name in OPTIONAL):
+                continue
+            rows += function(bench)
+        if args.json:
+            print(json.dumps({"material": bench.source, "duration": bench.duration,
+                              "rows": [asdict(r) for r in rows]}, indent=2))  # fmt: skip
+        else:
+            print_table(bench, rows)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
