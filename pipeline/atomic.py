@@ -28,6 +28,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=target.suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the permissions of any new file
     try:
         yield tmp
         _fsync(tmp)
@@ -61,6 +62,12 @@ def remove_stale_temps(folder: Path) -> int:
             leftover.unlink()
             removed += 1
     return removed
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def _fsync(path: Path) -> None:
