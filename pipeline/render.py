@@ -85,7 +85,7 @@ def render(job: RenderJob, progress: Progress = _quiet, on_wait: Callable[[], No
     document = load_summary(job.summary)
     lexicon = Lexicon.load(job.settings.lexicon) if job.settings.lexicon else Lexicon.empty()
     out_dir = _prepare_output(job.out_dir)
-    cache = Cache(job.cache_dir)
+    cache = Cache(job.cache_dir.resolve())  # absolute: ffmpeg lists made elsewhere name files inside it
     with _output_lock(out_dir, on_wait):
         atomic.remove_stale_temps(out_dir)
         return _render_locked(job, document, lexicon, out_dir, cache, progress)

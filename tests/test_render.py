@@ -268,3 +268,14 @@ def test_gtts_unreachable_server_fails_fast():
     with pytest.raises(EngineOfflineError, match=r"gTTS needs internet access .*; use --engine piper"):
         GttsEngine(ffmpeg=locate(), endpoint=f"http://127.0.0.1:{port}/x", timeout=2).synthesize(["Hello."])
     assert time.perf_counter() - started < 10
+
+
+def test_cli_render_with_relative_default_paths(short_summary, tmp_path, monkeypatch):
+    """The quick start: relative default output and cache folders, video included."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.md").write_text(SHORT_SUMMARY.split("## The Letter")[0], "utf-8")
+    result = CliRunner().invoke(main, ["render", "s.md"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "output" / "the-quiet-harbour"
+    assert (out / "narration.mp3").is_file() and (out / "video.mp4").stat().st_size > 0
+    assert (tmp_path / "output" / ".cache").is_dir()
