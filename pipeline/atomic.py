@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,34 @@ def remove_stale_temps(folder: Path) -> int:
             leftover.unlink()
             removed += 1
     return removed
+
+
+@contextlib.contextmanager
+def folder_lock(
+    folder: Path, name: str, *, busy: str | None = None, on_wait: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """One writer per folder, through the lock file ``folder/name``.
+
+    With ``busy``, a second writer fails at once with ``OutputError(busy)``; without it, it waits (calling
+    ``on_wait`` first) until the first one is done.
+    """
+    from filelock import FileLock, Timeout
+
+    from .errors import OutputError
+
+    lock = FileLock(str(folder / name))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout as exc:
+        if busy is not None:
+            raise OutputError(busy) from exc
+        if on_wait:
+            on_wait()
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _umask() -> int:

@@ -838,21 +838,13 @@ def refresh_videos(
 @contextlib.contextmanager
 def _output_lock(out_dir: Path) -> Iterator[None]:
     """One writer per output folder: a second refresh or approve fails at once instead of interleaving."""
-    import filelock
-
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
-    lock = filelock.FileLock(str(out_dir / LOCK_NAME), timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout as exc:
-        raise OutputError(f"another videos refresh is writing to {out_dir} (lock {out_dir / LOCK_NAME})") from exc
-    try:
+    busy = f"another videos refresh is writing to {out_dir} (lock {out_dir / LOCK_NAME})"
+    with atomic.folder_lock(out_dir, LOCK_NAME, busy=busy):
         yield
-    finally:
-        lock.release()
 
 
 def refresh(

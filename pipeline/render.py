@@ -8,6 +8,7 @@ encodes by what they show. An unchanged summary performs no synthesis and no enc
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import shutil
 import time
@@ -86,7 +87,7 @@ def render(job: RenderJob, progress: Progress = _quiet, on_wait: Callable[[], No
     lexicon = Lexicon.load(job.settings.lexicon) if job.settings.lexicon else Lexicon.empty()
     out_dir = _prepare_output(job.out_dir)
     cache = Cache(job.cache_dir.resolve())  # absolute: ffmpeg lists made elsewhere name files inside it
-    with _output_lock(out_dir, on_wait):
+    with atomic.folder_lock(out_dir, ".nlmg-render.lock", on_wait=on_wait):
         atomic.remove_stale_temps(out_dir)
         return _render_locked(job, document, lexicon, out_dir, cache, progress)
 
@@ -294,7 +295,13 @@ def _narration(
     settings = job.settings
     chapters = [ChapterTag(c.title, c.start, c.end) for c in timeline.chapters]
     key = content_key(
-        NARRATION_STAGE, sentence_keys, settings.pauses, settings.mastering, tags, sha256_from_bytes(cover), chapters
+        NARRATION_STAGE,
+        sentence_keys,
+        settings.pauses,
+        settings.mastering,
+        tags,
+        hashlib.sha256(cover).hexdigest(),
+        chapters,
     )
     cached = cache.get("narration", key, ".mp3")
     meta = cache.get_json("narration", key)
@@ -324,12 +331,6 @@ def _narration(
         wav.unlink(missing_ok=True)
     cache.put_json("narration", key, {"loudness": loudness.__dict__})
     return cache.path("narration", key, ".mp3"), loudness
-
-
-def sha256_from_bytes(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
 
 
 def _cover(document: Document, cache: Cache) -> bytes:
@@ -456,7 +457,7 @@ def _record(
     }
 
 
-# --- output folder: writable check and lock -----------------------------------------------------------------
+# --- output folder: writable check -----------------------------------------------------------------
 
 
 def _prepare_output(out_dir: Path) -> Path:
@@ -473,24 +474,6 @@ def _prepare_output(out_dir: Path) -> Path:
     except OSError as exc:
         raise OutputError(f"output folder is not writable: {out_dir} ({exc.strerror})") from exc
     return out_dir
-
-
-@contextlib.contextmanager
-def _output_lock(out_dir: Path, on_wait: Callable[[], None] | None):  # type: ignore[no-untyped-def]
-    """One render at a time per output folder; a second one waits for the first to finish."""
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(out_dir / ".nlmg-render.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if on_wait:
-            on_wait()
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 class _Stopwatch:

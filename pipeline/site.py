@@ -26,8 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import filelock
-
 from . import atomic, manifest
 from .cache import sha256_file
 from .errors import InputError, OutputError
@@ -150,16 +148,10 @@ def build_site(
     except OSError as exc:
         raise OutputError(f"cannot create the site folder {site}: {exc.strerror}") from exc
 
-    lock = filelock.FileLock(str(site / LOCK_NAME), timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout as exc:
-        raise OutputError(f"another `nlmg-media publish` is writing {site}; wait for it to finish") from exc
-    try:
+    busy = f"another `nlmg-media publish` is writing {site}; wait for it to finish"
+    with atomic.folder_lock(site, LOCK_NAME, busy=busy):
         atomic.remove_stale_temps(site)
         return _build_locked(render_dirs, site, settings, base_url, moment, say)
-    finally:
-        lock.release()
 
 
 def _build_locked(

@@ -131,7 +131,7 @@ def test_captions_start_when_the_voice_starts(short_render, ffmpeg_exe):
         window = pcm[int(a * rate) : int(b * rate)]
         return 20 * np.log10(np.sqrt(np.mean(window**2)) + 1e-9)
 
-    openers = [c for i, c in enumerate(cues) if i == 0 or cues[i - 1][2][-1].rstrip("”\"’").endswith((".", "?", "!"))]
+    openers = [c for i, c in enumerate(cues) if i == 0 or cues[i - 1][2][-1].rstrip('”"’').endswith((".", "?", "!"))]
     assert len(openers) >= 4
     for start, _, lines in openers:
         assert level(max(0, start - 0.25), start - 0.1) < -40, lines  # still quiet 0.1 s before the cue
@@ -243,7 +243,23 @@ def test_gtts_engine_against_loopback_server(fake_translate):
     from pipeline.tts.gtts import GttsEngine
 
     url, seen = fake_translate
-    tokens = "Kathy talks about Ruth's lying. She explains that Ruth pretended to be good at chess.".split()
+    tokens = [
+        "Kathy",
+        "talks",
+        "about",
+        "Ruth's",
+        "lying.",
+        "She",
+        "explains",
+        "that",
+        "Ruth",
+        "pretended",
+        "to",
+        "be",
+        "good",
+        "at",
+        "chess.",
+    ]
     synthesis = GttsEngine(ffmpeg=locate(), endpoint=url).synthesize(tokens)
     assert len(seen) >= 2  # one request per caption-sized chunk
     assert synthesis.sample_rate == 24000
