@@ -47,6 +47,10 @@ class MasteringTarget:
     bitrate_kbps: int = 128
 
 
+AIM_LU = 0.3  # mastering aims this close to the integrated target ...
+TOLERANCE_LU = 1.0  # ... and accepts this (the podcast contract: -16 LUFS ±1) when the peak ceiling fights it
+
+
 @dataclass(frozen=True)
 class Loudness:
     integrated_lufs: float
@@ -103,28 +107,52 @@ def master(
     """Master ``wav_path`` to ``mp3_path`` (mono CBR MP3) at the target loudness; return the measured result.
 
     Pass 1 measures; pass 2 applies a linear gain (after the limiter, when one is needed) and encodes; the MP3 is
-    then measured again and re-encoded with a corrected gain if it missed.
+    then measured again and re-encoded if it missed: with a corrected gain, or — when encoding pushed the true peak
+    over the ceiling — with more headroom and a re-solved limiter.
     """
-    goal_peak = target.true_peak_dbtp - target.headroom_db
     first = measure(ffmpeg, wav_path)  # pass 1
     if first.integrated_lufs < -70:
         raise MediaError("the narration is silent: nothing to master")
-    gain = target.integrated_lufs - first.integrated_lufs
-    chain = f"aresample={target.sample_rate}"
-    if first.true_peak_dbtp + gain > goal_peak:
-        chain, gain = _solve_limiter(ffmpeg, wav_path, target, goal_peak, gain)
+    headroom = target.headroom_db
+    chain, gain = _plan(ffmpeg, wav_path, target, first, headroom)
+    kept = mp3_path.with_name(f".{mp3_path.name}.kept")
+    kept_result: Loudness | None = None
     result = first
-    for _attempt in range(3):  # pass 2, checked on the MP3 itself
-        _encode(ffmpeg, wav_path, mp3_path, f"{chain},volume={gain:.3f}dB", target, progress)
-        result = measure(ffmpeg, mp3_path)
-        miss = target.integrated_lufs - result.integrated_lufs
-        over = result.true_peak_dbtp - target.true_peak_dbtp
-        if abs(miss) <= 0.3 and over <= 0:
-            return result
-        gain += miss if over <= 0 else -over - 0.2
+    try:
+        for _attempt in range(4):  # pass 2, checked on the MP3 itself
+            _encode(ffmpeg, wav_path, mp3_path, f"{chain},volume={gain:.3f}dB", target, progress)
+            result = measure(ffmpeg, mp3_path)
+            miss = target.integrated_lufs - result.integrated_lufs
+            over = result.true_peak_dbtp - target.true_peak_dbtp
+            if over <= 0 and abs(miss) <= AIM_LU:
+                return result
+            if over <= 0 and abs(miss) <= TOLERANCE_LU and kept_result is None:
+                mp3_path.replace(kept)  # within the contract: keep it while trying for the aim
+                kept_result = result
+            if over > 0:  # encoding added more peak than the headroom allowed: limit harder, then re-solve
+                headroom += over + 0.2
+                chain, gain = _plan(ffmpeg, wav_path, target, first, headroom)
+            else:
+                gain += miss
+        if kept_result is not None:
+            kept.replace(mp3_path)
+            return kept_result
+    finally:
+        kept.unlink(missing_ok=True)
     raise MediaError(
         f"mastering missed its target: {result.integrated_lufs:.1f} LUFS, {result.true_peak_dbtp:.1f} dBTP"
     )
+
+
+def _plan(
+    ffmpeg: FFmpeg, wav_path: Path, target: MasteringTarget, first: Loudness, headroom: float
+) -> tuple[str, float]:
+    """The filter chain and gain (dB) that should land on the target with ``headroom`` dB under the peak ceiling."""
+    goal_peak = target.true_peak_dbtp - headroom
+    gain = target.integrated_lufs - first.integrated_lufs
+    if first.true_peak_dbtp + gain <= goal_peak:
+        return f"aresample={target.sample_rate}", gain
+    return _solve_limiter(ffmpeg, wav_path, target, goal_peak, gain)
 
 
 def _solve_limiter(

@@ -61,6 +61,32 @@ def test_narration_is_mastered_mono_44k_cbr(short_render, ffmpeg_exe):
     assert audio.info.bitrate_mode in (BitrateMode.CBR, BitrateMode.UNKNOWN)  # LAME's Info tag marks CBR
 
 
+@pytest.mark.parametrize("signal", ["clicks over noise", "quiet tone with loud bursts"])
+def test_mastering_lands_in_contract_when_encoding_adds_peaks(tmp_path, ffmpeg_exe, signal):
+    """Signals whose peaks MP3 encoding inflates past the headroom: the mastering must re-solve, not give up."""
+    import wave
+
+    from pipeline.audio import master
+    from pipeline.ffmpeg import locate
+
+    rate = 22050
+    t = np.arange(rate * 6) / rate
+    if signal == "clicks over noise":
+        x = np.random.default_rng(1).normal(0, 0.02, t.size) + (np.arange(t.size) % 2205 == 0) * 0.9
+    else:
+        x = 0.02 * np.sin(2 * np.pi * 300 * t) + 0.9 * np.sign(np.sin(2 * np.pi * 220 * t)) * (t % 2 < 0.05)
+    wav = tmp_path / "in.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    master(locate(ffmpeg_exe), wav, tmp_path / "out.mp3")
+    integrated, peak = ebur128(ffmpeg_exe, tmp_path / "out.mp3")
+    assert -17.0 <= integrated <= -15.0 and peak <= -1.0
+    assert {p.name for p in tmp_path.iterdir()} == {"in.wav", "out.mp3"}
+
+
 def test_tags_cover_and_chapters(short_render):
     from io import BytesIO
 
