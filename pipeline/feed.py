@@ -7,7 +7,13 @@ given again stays in the feed from what the registry remembers.
 
 The feed is built with feedgen (its ``podcast`` extension writes the ``itunes:`` tags) plus a small extension
 of our own for the Podcasting 2.0 namespace (``podcast:guid``, ``podcast:locked``, ``podcast:transcript``,
-``podcast:chapters``). feedgen 1.0 only knows the old ``itunes:explicit`` values ``yes|no|clean``; Apple now
+``podcast:chapters``) and Podlove Simple Chapters (``psc:chapters``, chapters inline for apps such as gPodder).
+
+The namespace's spec says clients must treat its original GitHub URI as identical to the current one, but some
+parsers (podcastparser, gPodder's, as of 0.6.11) know only the old URI. So each item repeats its preferred
+transcript and its chapters link once under a second prefix bound to the old URI: those parsers find them, apps
+that match the ``podcast:`` prefix see no duplicate, and apps that honour both URIs see the same link twice.
+feedgen 1.0 only knows the old ``itunes:explicit`` values ``yes|no|clean``; Apple now
 documents ``true|false``, so the extension rewrites the value in the output rather than replacing the library.
 """
 
@@ -33,6 +39,8 @@ FEED_NAME = "feed.xml"
 
 ITUNES_NAMESPACE = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NAMESPACE = "https://podcastindex.org/namespace/1.0"
+PODCAST_LEGACY_NAMESPACE = "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
+PSC_NAMESPACE = "http://podlove.org/simple-chapters"
 # Podcasting 2.0 `podcast:guid`: UUIDv5 of the feed URL (scheme and trailing slashes removed) in this namespace.
 PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 
@@ -453,6 +461,9 @@ def build_feed(channel: Channel, episodes: Sequence[EpisodeRecord]) -> bytes:
         ]
         chapters = record.files.get("chapters")
         fe.podcastindex.chapters_url = site_url(channel.base_url, chapters["path"]) if chapters else None
+        fe.podcastindex.inline_chapters = [
+            (float(c.get("start", 0)), clean_text(str(c.get("title", "")))) for c in record.chapters
+        ]
     return fg.rss_str(pretty=True)
 
 
@@ -475,7 +486,7 @@ class _PodcastIndexExtension:
         self.owner_email: str | None = None
 
     def extend_ns(self) -> dict[str, str]:
-        return {"podcast": PODCAST_NAMESPACE}
+        return {"podcast": PODCAST_NAMESPACE, "podcastlegacy": PODCAST_LEGACY_NAMESPACE, "psc": PSC_NAMESPACE}
 
     def extend_atom(self, feed: Any) -> Any:
         return feed
@@ -498,11 +509,13 @@ class _PodcastIndexExtension:
 
 
 class _PodcastIndexEntryExtension:
-    """feedgen item extension: ``podcast:transcript`` and ``podcast:chapters``."""
+    """feedgen item extension: ``podcast:transcript``, ``podcast:chapters`` (each preferred one mirrored under
+    the namespace's old URI, see the module docstring) and ``psc:chapters``."""
 
     def __init__(self) -> None:
-        self.transcripts: list[tuple[str, str, str | None, str]] = []
+        self.transcripts: list[tuple[str, str, str | None, str]] = []  # (url, type, rel, language), preferred first
         self.chapters_url: str | None = None
+        self.inline_chapters: list[tuple[float, str]] = []  # (start seconds, title)
 
     def extend_atom(self, entry: Any) -> Any:
         return entry
@@ -510,13 +523,29 @@ class _PodcastIndexEntryExtension:
     def extend_rss(self, item: Any) -> Any:
         from feedgen.util import xml_elem
 
-        for url, mime, rel, language in self.transcripts:
-            transcript = xml_elem(_podcast_tag("transcript"), item, url=url, type=mime, language=language)
-            if rel:
-                transcript.attrib["rel"] = rel
-        if self.chapters_url:
-            xml_elem(_podcast_tag("chapters"), item, url=self.chapters_url, type="application/json+chapters")
+        for namespace, transcripts in (
+            (PODCAST_NAMESPACE, self.transcripts),
+            (PODCAST_LEGACY_NAMESPACE, self.transcripts[:1]),
+        ):
+            for url, mime, rel, language in transcripts:
+                transcript = xml_elem(f"{{{namespace}}}transcript", item, url=url, type=mime, language=language)
+                if rel:
+                    transcript.attrib["rel"] = rel
+            if self.chapters_url:
+                xml_elem(f"{{{namespace}}}chapters", item, url=self.chapters_url, type="application/json+chapters")
+        if self.inline_chapters:
+            chapters = xml_elem(f"{{{PSC_NAMESPACE}}}chapters", item, version="1.2")
+            for start, title in self.inline_chapters:
+                xml_elem(f"{{{PSC_NAMESPACE}}}chapter", chapters, start=_normal_play_time(start), title=title)
         return item
+
+
+def _normal_play_time(seconds: float) -> str:
+    """Podlove Simple Chapters' start format: ``HH:MM:SS.mmm``."""
+    millis = int(round(max(seconds, 0.0) * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
 
 
 def _iso(moment: datetime) -> str:
