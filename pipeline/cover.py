@@ -54,9 +54,7 @@ def draw_cover(text: CoverText, size: int = COVER_SIZE) -> bytes:
     for line in lines:
         draw.text((margin, y), line, font=title_font, fill=ink)
         y += line_height
-    draw.line(
-        [(margin, y + size // 40), (margin + size // 6, y + size // 40)], fill=ink, width=max(2, size // 300)
-    )
+    draw.line([(margin, y + size // 40), (margin + size // 6, y + size // 40)], fill=ink, width=max(2, size // 300))
     y += size // 15
     if text.author:
         author_font = ImageFont.truetype(str(font_path("Regular")), size // 22)

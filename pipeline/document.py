@@ -115,9 +115,7 @@ def load_summary(path: Path) -> Document:
 _AUTHOR = re.compile(r"^\s*[*_]{0,2}\s*by\s+(?P<rest>.+?)\s*[*_]{0,2}\s*$", re.IGNORECASE)
 _YEAR = re.compile(r"[\s,(\[–—-]*\(?\b(?P<year>1[0-9]{3}|20[0-9]{2})\b\)?\s*$")
 _EMPHASIS = re.compile(r"(\*{1,3}|(?<!\w)_{1,3}|_{1,3}(?!\w)|`)")
-_CONTROL = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]"
-)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def parse_summary(text: str, fallback_title: str = "Untitled") -> Document:
@@ -174,9 +172,7 @@ def parse_summary(text: str, fallback_title: str = "Untitled") -> Document:
             if sentences:
                 paragraphs.append(Paragraph(tuple(sentences)))
         if paragraphs:
-            built.append(
-                Chapter(heading_text or (title if not built else f"Part {len(built) + 1}"), tuple(paragraphs))
-            )
+            built.append(Chapter(heading_text or (title if not built else f"Part {len(built) + 1}"), tuple(paragraphs)))
     if not built or not any(_is_speakable(w) for c in built for s in c.sentences for w in s.words):
         raise InputError("summary has no speakable text (no words in its paragraphs)")
     return Document(title, author, year, tuple(built))

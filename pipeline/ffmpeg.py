@@ -78,9 +78,7 @@ class FFmpeg:
         except OSError as exc:
             raise ToolMissingError(f"cannot run ffmpeg at {self.exe}: {exc.strerror}") from exc
         if proc.returncode != 0:
-            tail = " | ".join(
-                proc.stderr.decode("utf-8", "replace").strip().splitlines()[-_STDERR_TAIL_LINES:]
-            )
+            tail = " | ".join(proc.stderr.decode("utf-8", "replace").strip().splitlines()[-_STDERR_TAIL_LINES:])
             raise MediaError(f"{what} failed (ffmpeg exit {proc.returncode}): {tail[-400:]}", command=command)
         return proc.stdout
 
@@ -106,9 +104,7 @@ class FFmpeg:
         ).stdout
 
 
-def _pump_progress(
-    proc: subprocess.Popen[bytes], progress: ProgressCallback, input_bytes: bytes | None
-) -> bytes:
+def _pump_progress(proc: subprocess.Popen[bytes], progress: ProgressCallback, input_bytes: bytes | None) -> bytes:
     import threading
 
     chunks: list[bytes] = []
@@ -146,15 +142,11 @@ def locate(explicit: str | None = None) -> FFmpeg:
     try:
         import imageio_ffmpeg
     except ImportError as exc:  # pragma: no cover - it is a hard dependency
-        raise ToolMissingError(
-            "ffmpeg not found; install the imageio-ffmpeg package or pass --ffmpeg"
-        ) from exc
+        raise ToolMissingError("ffmpeg not found; install the imageio-ffmpeg package or pass --ffmpeg") from exc
     try:
         return FFmpeg(imageio_ffmpeg.get_ffmpeg_exe())
     except RuntimeError as exc:
-        raise ToolMissingError(
-            f"ffmpeg not found ({exc}); reinstall imageio-ffmpeg or pass --ffmpeg"
-        ) from exc
+        raise ToolMissingError(f"ffmpeg not found ({exc}); reinstall imageio-ffmpeg or pass --ffmpeg") from exc
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")

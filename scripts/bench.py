@@ -172,8 +172,13 @@ def prepare_material(args: argparse.Namespace, work: Path) -> Bench:
          "-c:a", "libmp3lame", "-b:a", "128k", narration],
         what="making the synthetic narration",
     )  # fmt: skip
-    return Bench(timeline_path, narration, work, source=f"synthetic timeline of {summary} ({_SECONDS_PER_WORD} s/word)",
-                 summary=summary)
+    return Bench(
+        timeline_path,
+        narration,
+        work,
+        source=f"synthetic timeline of {summary} ({_SECONDS_PER_WORD} s/word)",
+        summary=summary,
+    )
 
 
 # --- narration -----------------------------------------------------------------------------------------------

@@ -78,13 +78,9 @@ class GttsEngine:
             reason = str(exc).split(". Probable cause")[0]
             raise EngineOfflineError(f"gTTS needs internet access ({reason}); use --engine piper") from exc
         except Exception as exc:  # requests' own errors can escape gTTS's wrapping (e.g. bad chunked data)
-            raise EngineOfflineError(
-                f"gTTS needs internet access ({type(exc).__name__}); use --engine piper"
-            ) from exc
+            raise EngineOfflineError(f"gTTS needs internet access ({type(exc).__name__}); use --engine piper") from exc
         if not mp3:
-            raise EngineOfflineError(
-                "gTTS needs internet access (empty answer from the service); use --engine piper"
-            )
+            raise EngineOfflineError("gTTS needs internet access (empty answer from the service); use --engine piper")
         pcm = self.ffmpeg.pipe(
             ["-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "pipe:1"],
             mp3,

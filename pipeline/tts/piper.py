@@ -162,9 +162,7 @@ def _dp(spoken: list[int], expected: list[int], spans: list[_Span]) -> list[tupl
                 have = sum(spans[k].size for k in range(j, j + b))
                 # Relative mismatch (short words said alone differ most: "a" is /eɪ/ alone, /ɐ/ in a
                 # sentence, hence the floor of 3) plus a small price for anything but one-to-one.
-                step = abs(want - have) / max(have, want, 3) + (
-                    0.0 if (a, b) == (1, 1) else 0.15 * (a + b - 2)
-                )
+                step = abs(want - have) / max(have, want, 3) + (0.0 if (a, b) == (1, 1) else 0.15 * (a + b - 2))
                 if cost[i][j] + step < cost[i + a][j + b]:
                     cost[i + a][j + b] = cost[i][j] + step
                     back[i + a][j + b] = (a, b)
@@ -201,9 +199,7 @@ def _dp(spoken: list[int], expected: list[int], spans: list[_Span]) -> list[tupl
     return out
 
 
-def _proportional(
-    spoken: list[int], expected: list[int], spans: list[_Span], n_samples: int
-) -> list[tuple[int, int]]:
+def _proportional(spoken: list[int], expected: list[int], spans: list[_Span], n_samples: int) -> list[tuple[int, int]]:
     """Fallback when the phonemes cannot be matched: spread the voiced region by expected phoneme counts."""
     begin = spans[0].starts[0] if spans else 0
     finish = spans[-1].end if spans else n_samples
@@ -260,9 +256,7 @@ def _load_voice(model: str, config: str) -> Any:
     try:
         return PiperVoice.load(model, config_path=config, include_alignments=True)
     except Exception as exc:  # onnx/onnxruntime raise many types for a file that is not a model
-        raise VoiceError(
-            f"{model} is not a usable Piper voice ({type(exc).__name__}: {str(exc)[:120]})"
-        ) from exc
+        raise VoiceError(f"{model} is not a usable Piper voice ({type(exc).__name__}: {str(exc)[:120]})") from exc
 
 
 @functools.lru_cache(maxsize=8)
