@@ -456,3 +456,15 @@ def test_pathological_words_take_linear_time(word: str) -> None:
     (spoken,) = speech_words([word], EMPTY)
     assert time.perf_counter() - started < 5
     assert_speakable(spoken)
+
+
+def test_long_sentences_are_said_in_parts_at_clause_breaks_or_evenly():
+    from pipeline.tts.piper import MAX_PART_TOKENS, _parts
+
+    run_on = [f"w{i}" for i in range(400)]
+    sizes = [len(p) for p in _parts(run_on)]
+    assert sum(sizes) == 400 and max(sizes) <= MAX_PART_TOKENS and max(sizes) - min(sizes) <= 1
+    with_commas = [f"w{i}," if i % 10 == 9 else f"w{i}" for i in range(100)]
+    assert [p[-1] for p in _parts(with_commas)][:-1] == ["w29,", "w59,", "w89,"]
+    assert [len(p) for p in _parts(with_commas[:33])] == [20, 13]  # no 3-word tail after a late comma
+    assert _parts(run_on[:MAX_PART_TOKENS]) == [run_on[:MAX_PART_TOKENS]]

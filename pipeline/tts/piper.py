@@ -53,12 +53,26 @@ class PiperEngine:
         return identity(self.voice_path)
 
     def synthesize(self, tokens: Sequence[str]) -> Synthesis:
-        text = " ".join(t for t in tokens if t.strip())
+        """Say one sentence; long ones in parts (see ``_parts``), joined so the token times stay continuous."""
         rate = self.voice.config.sample_rate
-        if not text.strip():
-            return Synthesis(np.zeros(0, np.int16), rate, tuple((0.0, 0.0) for _ in tokens))
         audio_parts: list[np.ndarray] = []
-        phonemes: list[tuple[str, int]] = []  # (phoneme, first sample) over the whole sentence
+        times: list[tuple[int, int]] = []
+        offset = 0
+        for part in _parts(tokens):
+            audio, spans = self._say(part)
+            times.extend((offset + start, offset + end) for start, end in spans)
+            audio_parts.append(audio)
+            offset += len(audio)
+        audio = np.concatenate(audio_parts) if audio_parts else np.zeros(0, np.int16)
+        return Synthesis(audio, rate, tuple((s / rate, e / rate) for s, e in times))
+
+    def _say(self, tokens: Sequence[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+        """The voice's audio for ``tokens`` and each token's sample range in it."""
+        text = " ".join(t for t in tokens if t.strip())
+        if not text.strip():
+            return np.zeros(0, np.int16), [(0, 0)] * len(tokens)
+        audio_parts: list[np.ndarray] = []
+        phonemes: list[tuple[str, int]] = []  # (phoneme, first sample) over the whole part
         offset = 0
         for chunk in self.voice.synthesize(text, include_alignments=True):
             samples = chunk.audio_int16_array
@@ -75,8 +89,7 @@ class PiperEngine:
         audio = np.concatenate(audio_parts) if audio_parts else np.zeros(0, np.int16)
         spans = _phonemic_words(phonemes)
         expected = [self._expected_phonemes(t) for t in tokens]
-        times = _align(expected, spans, len(audio))
-        return Synthesis(audio, rate, tuple((s / rate, e / rate) for s, e in times))
+        return audio, _align(expected, spans, len(audio))
 
     def _expected_phonemes(self, token: str) -> int:
         known = self._expected.get(token)
@@ -121,6 +134,34 @@ def _phonemic_words(phonemes: list[tuple[str, int]]) -> list[_Span]:
         current.starts.append(start)
         current.end = end
     return spans
+
+
+# The voice's memory grows with what it says at once (about 20 MB per second of speech, in its decoder), so a
+# sentence longer than this many tokens is said in parts: ~40 MB at most, where a 400-word run-on took 3 GB.
+MAX_PART_TOKENS = 32
+_CLAUSE_END = (",", ";", ":", "—", "–", ")")
+
+
+def _parts(tokens: Sequence[str], limit: int = MAX_PART_TOKENS) -> list[Sequence[str]]:
+    """Cut a long sentence's tokens into parts of at most ``limit``: after the last clause punctuation in the
+    second half of the window that leaves a real part behind (where a reader would breathe), else into equal
+    lengths."""
+    parts: list[Sequence[str]] = []
+    start = 0
+    while len(tokens) - start > limit:
+        window = range(start + limit - 1, start + limit // 2 - 1, -1)
+        cut = next(
+            (i + 1 for i in window if tokens[i].rstrip().endswith(_CLAUSE_END) and len(tokens) - i > limit // 4),
+            None,
+        )
+        if cut is None:
+            remaining = len(tokens) - start
+            count = -(-remaining // limit)
+            cut = start + -(-remaining // count)
+        parts.append(tokens[start:cut])
+        start = cut
+    parts.append(tokens[start:])
+    return parts
 
 
 # Group shapes the alignment may use: (tokens, phonemic words).
