@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import TEMP_PREFIX
 from .errors import MediaError
 from .ffmpeg import FFmpeg, ProgressCallback
 
@@ -115,7 +116,7 @@ def master(
         raise MediaError("the narration is silent: nothing to master")
     headroom = target.headroom_db
     chain, gain = _plan(ffmpeg, wav_path, target, first, headroom)
-    kept = mp3_path.with_name(f".{mp3_path.name}.kept")
+    kept = mp3_path.with_name(f"{TEMP_PREFIX}kept-{mp3_path.name}")  # hidden; a later run clears it if killed
     kept_result: Loudness | None = None
     result = first
     try:

@@ -3,12 +3,20 @@
 A key is the SHA-256 of everything that determines an artefact (engine, voice, settings, text, the stage's
 code version). Entries are written atomically, so a killed run never leaves an entry that could be read back
 half-written; concurrent renders may write the same entry, and the last complete rename wins harmlessly.
+
+A killed run can leave hidden temp files and scratch folders behind. Every run holds the cache (``in_use``, a
+shared ``flock``); a run that finds no other holder knows every temp file in it is stale and removes them first.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +53,55 @@ class Cache:
         path = self.path(kind, key, ".json")
         atomic.write_json(path, value)
         return path
+
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[int]:
+        """Hold the cache for one run; yield how many leftovers of killed runs were removed on the way in."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no flock, so leave leftovers alone
+            yield 0
+            return
+        with open(self.root / ".nlmg-users.lock", "a+b") as handle:
+            removed = 0
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # another run is using the cache: its temp files are live, leave them
+            else:
+                removed = self._remove_leftovers()
+            fcntl.flock(handle, fcntl.LOCK_SH)  # waits while another run is clearing leftovers
+            try:
+                yield removed
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[Path]:
+        """A private hidden folder for one run's working files (under ``tmp/``), removed afterwards."""
+        parent = self.root / "tmp"
+        parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=atomic.TEMP_PREFIX, dir=parent))
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _remove_leftovers(self) -> int:
+        removed = 0
+        for folder, dirs, files in os.walk(self.root):
+            for name in dirs[:]:
+                if name.startswith(atomic.TEMP_PREFIX):
+                    shutil.rmtree(Path(folder) / name, ignore_errors=True)
+                    dirs.remove(name)
+                    removed += 1
+            for name in files:
+                if name.startswith(atomic.TEMP_PREFIX):
+                    with contextlib.suppress(OSError):
+                        (Path(folder) / name).unlink()
+                        removed += 1
+        return removed
 
     def get_json(self, kind: str, key: str) -> Any | None:
         path = self.get(kind, key, ".json")

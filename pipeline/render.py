@@ -87,7 +87,7 @@ def render(job: RenderJob, progress: Progress = _quiet, on_wait: Callable[[], No
     lexicon = Lexicon.load(job.settings.lexicon) if job.settings.lexicon else Lexicon.empty()
     out_dir = _prepare_output(job.out_dir)
     cache = Cache(job.cache_dir.resolve())  # absolute: ffmpeg lists made elsewhere name files inside it
-    with atomic.folder_lock(out_dir, ".nlmg-render.lock", on_wait=on_wait):
+    with atomic.folder_lock(out_dir, ".nlmg-render.lock", on_wait=on_wait), cache.in_use():
         atomic.remove_stale_temps(out_dir)
         return _render_locked(job, document, lexicon, out_dir, cache, progress)
 
@@ -308,27 +308,21 @@ def _narration(
     if cached is not None and meta is not None:
         return cached, Loudness(**meta["loudness"])
 
-    work = cache.root / "tmp"
-    work.mkdir(parents=True, exist_ok=True)
-    wav = work / f"{atomic.TEMP_PREFIX}{key}.wav"  # scratch: removed below, or by a later run if killed
-    try:
-        with atomic.atomic_path(cache.path("narration", key, ".mp3")) as mp3:
-            pieces = (
-                Piece(s.synthesis.samples, s.synthesis.sample_rate, pause / layout.rate)
-                for s, pause in zip(sentences, layout.pause_after, strict=True)
-            )
-            assemble(pieces, wav, settings.pauses.lead_in)
-            total = layout.total / layout.rate
-            loudness = master(
-                job.ffmpeg,
-                wav,
-                mp3,
-                settings.mastering,
-                progress=lambda t: progress("Mastering narration", min(t, total), total),
-            )
-            write_tags(mp3, tags, cover, chapters)
-    finally:
-        wav.unlink(missing_ok=True)
+    with cache.scratch() as work, atomic.atomic_path(cache.path("narration", key, ".mp3")) as mp3:
+        pieces = (
+            Piece(s.synthesis.samples, s.synthesis.sample_rate, pause / layout.rate)
+            for s, pause in zip(sentences, layout.pause_after, strict=True)
+        )
+        assemble(pieces, work / "narration.wav", settings.pauses.lead_in)
+        total = layout.total / layout.rate
+        loudness = master(
+            job.ffmpeg,
+            work / "narration.wav",
+            mp3,
+            settings.mastering,
+            progress=lambda t: progress("Mastering narration", min(t, total), total),
+        )
+        write_tags(mp3, tags, cover, chapters)
     cache.put_json("narration", key, {"loudness": loudness.__dict__})
     return cache.path("narration", key, ".mp3"), loudness
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import shutil
 import struct
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -477,8 +476,7 @@ def _encode(job: VideoJob, recipe: _Recipe, audio: Path, progress: Callable[[flo
     """Run the recipe's encode into the cache (atomically: a failed encode leaves no entry)."""
     target = job.cache.path("video", recipe.key, ".mp4")
     duration = recipe.plan.total / job.settings.frame_rate
-    with tempfile.TemporaryDirectory(prefix="nlmg-video-") as scratch:
-        folder = Path(scratch)
+    with job.cache.scratch() as folder:
         inputs: list[str | Path] = []
         for stream, listing in recipe.listings.items():
             path = folder / f"{stream}.ffconcat"
