@@ -100,6 +100,14 @@ def load_summary(path: Path) -> Document:
         raise InputError(f"summary is not UTF-8 text (invalid byte at offset {exc.start}): {path}") from exc
     if not text.strip():
         raise InputError(f"summary is empty: {path}")
+    control = _CONTROL_CHARACTER.search(text)
+    if control:
+        at = control.start()
+        line, column = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+        raise InputError(
+            f"summary contains a control character (U+{ord(control.group()):04X}) at line {line}, column {column}: "
+            f"{path}"
+        )
     document = parse_summary(text, fallback_title=path.stem.replace("-", " ").replace("_", " ").title())
     return Document(
         document.title,
@@ -115,6 +123,11 @@ def load_summary(path: Path) -> Document:
 _AUTHOR = re.compile(r"^\s*[*_]{0,2}\s*by\s+(?P<rest>.+?)\s*[*_]{0,2}\s*$", re.IGNORECASE)
 _YEAR = re.compile(r"[\s,(\[–—-]*\(?\b(?P<year>1[0-9]{3}|20[0-9]{2})\b\)?\s*$")
 _EMPHASIS = re.compile(r"(\*{1,3}|(?<!\w)_{1,3}|_{1,3}(?!\w)|`)")
+# In a file, C0/C1 control characters (other than tab, newline, carriage return and form feed) mean something
+# went wrong upstream (terminal escapes, a corrupted paste): refuse them. Invisible format characters (zero-width,
+# bidi marks, BOM) are common in pasted text and are dropped by the parser, as are controls in a string given
+# to ``parse_summary`` directly.
+_CONTROL_CHARACTER = re.compile(r"[\x01-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from types import TracebackType
 from typing import Any
 
@@ -10,16 +11,28 @@ import click
 
 
 class TerminalProgress:
-    """Receives ``(stage, done, total)`` from the core and draws a Click progress bar per stage on stderr."""
+    """Receives ``(stage, done, total)`` from the core and shows it on stderr.
 
-    def __init__(self, enabled: bool = True) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
+    ``enabled=None`` (the default) means a Click progress bar per stage on a terminal and nothing otherwise;
+    ``True`` also reports to a pipe or log file, as plain lines (a stage's start and end, and its percentage
+    every few seconds); ``False`` is silent.
+    """
+
+    LINE_EVERY = 2.0  # seconds between plain progress lines within one stage
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        terminal = sys.stderr.isatty()
+        self.bars = enabled is not False and terminal
+        self.lines = enabled is True and not terminal
         self._stage: str | None = None
         self._bar: Any = None
         self._shown = 0
+        self._last_line = 0.0
 
     def update(self, stage: str, done: float, total: float) -> None:
-        if not self.enabled:
+        if self.lines:
+            self._line(stage, done, total)
+        if not self.bars:
             return
         if stage != self._stage:
             self._close()
@@ -31,6 +44,18 @@ class TerminalProgress:
         if target > self._shown:
             self._bar.update(target - self._shown)
             self._shown = target
+
+    def _line(self, stage: str, done: float, total: float) -> None:
+        now = time.monotonic()
+        finished = not total or done >= total
+        if stage == self._stage and not finished and now - self._last_line < self.LINE_EVERY:
+            return
+        if stage == self._stage and finished and self._shown == 1000:
+            return  # the end of this stage was already reported
+        self._stage = stage
+        self._shown = 1000 if finished else int(1000 * done / total)
+        self._last_line = now
+        click.echo(f"{stage}: {self._shown / 10:.0f}%", err=True)
 
     def _close(self) -> None:
         if self._bar is not None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ..config import project_settings
 from ..document import load_summary
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 from ..ffmpeg import locate
 from ..render import RenderJob, RenderSettings
 from ..render import render as run_render
@@ -17,6 +19,43 @@ from ..tts import ENGINES
 from .progress import TerminalProgress
 
 VIDEO_FORMATS = ("landscape", "portrait", "square")
+
+# [render] keys of nlmg-media.toml and their TOML types. Options given on the command line win.
+_PROJECT_KEYS: dict[str, type] = {
+    "summary": str, "out": str, "cache": str, "engine": str, "voice": str, "lexicon": str,
+    "formats": list, "motion": bool, "video": bool,
+}  # fmt: skip
+_PARAMETER_OF_KEY = {"out": "out_dir", "cache": "cache_dir", "video": "no_video"}
+
+
+def _apply_project_settings(ctx: click.Context, values: dict[str, Any]) -> None:
+    """Fill options left at their defaults from the ``[render]`` table of the project file."""
+    from click.core import ParameterSource
+
+    for key, value in project_settings("render").items():
+        kind = _PROJECT_KEYS.get(key)
+        if kind is None:
+            raise ConfigError(f"project config [render] has an unknown key {key!r} (known: {', '.join(_PROJECT_KEYS)})")
+        if not isinstance(value, kind) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
+            raise ConfigError(f"project config [render] {key} must be {_KIND_NAMES[kind]}")
+        name = _PARAMETER_OF_KEY.get(key, key)
+        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
+            continue
+        if key == "engine" and value not in ENGINES:
+            raise ConfigError(f"project config [render] engine must be one of {', '.join(ENGINES)}")
+        if isinstance(value, list):
+            unknown = [v for v in value if v not in VIDEO_FORMATS]
+            if unknown:
+                raise ConfigError(f"project config [render] has an unknown video format {unknown[0]!r}")
+            value = tuple(value)
+        elif key == "video":
+            value = not value
+        elif isinstance(value, str) and key != "engine":
+            value = Path(value)
+        values[name] = value
+
+
+_KIND_NAMES = {str: "a string", list: "a list of strings", bool: "true or false"}
 
 
 @click.command()
@@ -68,6 +107,13 @@ VIDEO_FORMATS = ("landscape", "portrait", "square")
 @click.option("--motion", is_flag=True, help="Slow Ken Burns pan/zoom on slides (off by default).")
 @click.option("--no-video", is_flag=True, help="Make the narration and its sidecars only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
+@click.option(
+    "--progress/--no-progress",
+    "show_progress",
+    default=None,
+    help="Report progress on stderr. Default: bars on a terminal (not with --json); --progress also writes "
+    "plain lines to a pipe or log.",
+)
 @click.pass_context
 def render(
     ctx: click.Context,
@@ -81,6 +127,7 @@ def render(
     motion: bool,
     no_video: bool,
     as_json: bool,
+    show_progress: bool | None,
 ) -> None:
     """Narrate SUMMARY (default assets/summary.md) into a mastered MP3 with captions, chapters and video.
 
@@ -92,8 +139,16 @@ def render(
       timeline.json, cover.jpg, render.json
       video.mp4 (+ video-portrait.mp4, video-square.mp4 with --format)
 
-    Unchanged sentences are never synthesised again: a second render is almost instant.
+    Unchanged sentences are never synthesised again: a second render is almost instant. Defaults may come
+    from the [render] table of nlmg-media.toml (summary, out, cache, engine, voice, lexicon, formats, motion,
+    video); options given here win.
     """
+    values = dict(ctx.params)
+    _apply_project_settings(ctx, values)
+    summary, out_dir, cache_dir, engine, voice, lexicon, formats, motion, no_video = (
+        values[name]
+        for name in ("summary", "out_dir", "cache_dir", "engine", "voice", "lexicon", "formats", "motion", "no_video")
+    )
     if engine == "gtts" and voice is not None:
         raise InputError("--voice applies to the piper engine only")
     if out_dir is None:
@@ -111,7 +166,7 @@ def render(
     job = RenderJob(
         summary=summary, out_dir=out_dir, cache_dir=cache_dir, ffmpeg=locate(ctx.obj["ffmpeg"]), settings=settings
     )
-    with TerminalProgress(enabled=not as_json) as progress:
+    with TerminalProgress(enabled=False if as_json and show_progress is None else show_progress) as progress:
         result = run_render(
             job,
             progress=progress.update,
