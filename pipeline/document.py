@@ -108,7 +108,10 @@ def load_summary(path: Path) -> Document:
             f"summary contains a control character (U+{ord(control.group()):04X}) at line {line}, column {column}: "
             f"{path}"
         )
-    document = parse_summary(text, fallback_title=path.stem.replace("-", " ").replace("_", " ").title())
+    try:
+        document = parse_summary(text, fallback_title=path.stem.replace("-", " ").replace("_", " ").title())
+    except InputError as exc:
+        raise InputError(f"{exc}: {path}") from exc
     return Document(
         document.title,
         document.author,

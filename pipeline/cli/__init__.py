@@ -22,11 +22,9 @@ class NlmgGroup(click.Group):
              standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.Abort:
-            click.echo("Interrupted.", err=True)
-            sys.exit(130)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+        except (_Interrupted, click.exceptions.Abort, KeyboardInterrupt):
+            # On a terminal the "^C" echo ends the line first; to a pipe or log this is the only line.
+            click.echo(("\n" if sys.stderr.isatty() else "") + "Interrupted.", err=True)
             sys.exit(130)
         except click.ClickException as exc:
             _fail(exc.format_message())
@@ -35,6 +33,16 @@ class NlmgGroup(click.Group):
         except BrokenPipeError:
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:  # Click would print an empty line first; report it ourselves
+            raise _Interrupted from exc
+
+
+class _Interrupted(Exception):
+    """Ctrl-C inside a command, carried past Click's own KeyboardInterrupt handling."""
 
 
 def _fail(message: str) -> None:

@@ -55,7 +55,8 @@ class TerminalProgress:
         self._stage = stage
         self._shown = 1000 if finished else int(1000 * done / total)
         self._last_line = now
-        click.echo(f"{stage}: {self._shown / 10:.0f}%", err=True)
+        percent = 100.0 if finished else 100 * done / total
+        click.echo(f"{stage}: {percent:.1f}%", err=True)
 
     def _close(self) -> None:
         if self._bar is not None:
