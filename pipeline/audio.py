@@ -10,6 +10,7 @@ when its own true-peak ceiling binds.)
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 import wave
@@ -60,6 +61,18 @@ class Loudness:
 
 
 @dataclass(frozen=True)
+class Solution:
+    """How a narration was mastered: the filter chain before the gain (resampling, limiter) and the gain."""
+
+    chain: str
+    gain_db: float
+
+    @property
+    def filters(self) -> str:
+        return f"{self.chain},volume={self.gain_db:.3f}dB"
+
+
+@dataclass(frozen=True)
 class Piece:
     """One sentence's audio and the pause that follows it."""
 
@@ -104,37 +117,47 @@ def master(
     mp3_path: Path,
     target: MasteringTarget = MasteringTarget(),
     progress: ProgressCallback | None = None,
-) -> Loudness:
-    """Master ``wav_path`` to ``mp3_path`` (mono CBR MP3) at the target loudness; return the measured result.
+    start: Solution | None = None,
+) -> tuple[Loudness, Solution]:
+    """Master ``wav_path`` to ``mp3_path`` (mono CBR MP3) at the target loudness; return the measured result
+    and the solution that got there.
 
     Pass 1 measures; pass 2 applies a linear gain (after the limiter, when one is needed) and encodes; the MP3 is
     then measured again and re-encoded if it missed: with a corrected gain, or — when encoding pushed the true peak
-    over the ceiling — with more headroom and a re-solved limiter.
+    over the ceiling — with more headroom and a re-solved limiter. ``start`` (the solution of an earlier version
+    of this narration, e.g. before a one-sentence edit) is tried first: if its MP3 measures on target, the
+    measuring passes are skipped; if not, it only cost one encode.
     """
+    if start is not None:
+        with contextlib.suppress(MediaError):  # a stale or foreign solution: solve from scratch below
+            _encode(ffmpeg, wav_path, mp3_path, start.filters, target, progress)
+            result = measure(ffmpeg, mp3_path)
+            if _on_target(result, target):
+                return result, start
     first = measure(ffmpeg, wav_path)  # pass 1
     if first.integrated_lufs < -70:
         raise MediaError("the narration is silent: nothing to master")
     headroom = target.headroom_db
-    chain, gain = _plan(ffmpeg, wav_path, target, first, headroom)
+    solution = _plan(ffmpeg, wav_path, target, first, headroom)
     kept = mp3_path.with_name(f"{TEMP_PREFIX}kept-{mp3_path.name}")  # hidden; a later run clears it if killed
-    kept_result: Loudness | None = None
+    kept_result: tuple[Loudness, Solution] | None = None
     result = first
     try:
         for _attempt in range(4):  # pass 2, checked on the MP3 itself
-            _encode(ffmpeg, wav_path, mp3_path, f"{chain},volume={gain:.3f}dB", target, progress)
+            _encode(ffmpeg, wav_path, mp3_path, solution.filters, target, progress)
             result = measure(ffmpeg, mp3_path)
             miss = target.integrated_lufs - result.integrated_lufs
             over = result.true_peak_dbtp - target.true_peak_dbtp
-            if over <= 0 and abs(miss) <= AIM_LU:
-                return result
+            if _on_target(result, target):
+                return result, solution
             if over <= 0 and abs(miss) <= TOLERANCE_LU and kept_result is None:
                 mp3_path.replace(kept)  # within the contract: keep it while trying for the aim
-                kept_result = result
+                kept_result = result, solution
             if over > 0:  # encoding added more peak than the headroom allowed: limit harder, then re-solve
                 headroom += over + 0.2
-                chain, gain = _plan(ffmpeg, wav_path, target, first, headroom)
+                solution = _plan(ffmpeg, wav_path, target, first, headroom)
             else:
-                gain += miss
+                solution = Solution(solution.chain, solution.gain_db + miss)
         if kept_result is not None:
             kept.replace(mp3_path)
             return kept_result
@@ -145,15 +168,20 @@ def master(
     )
 
 
-def _plan(
-    ffmpeg: FFmpeg, wav_path: Path, target: MasteringTarget, first: Loudness, headroom: float
-) -> tuple[str, float]:
-    """The filter chain and gain (dB) that should land on the target with ``headroom`` dB under the peak ceiling."""
+def _on_target(result: Loudness, target: MasteringTarget) -> bool:
+    return (
+        abs(target.integrated_lufs - result.integrated_lufs) <= AIM_LU
+        and result.true_peak_dbtp <= target.true_peak_dbtp
+    )
+
+
+def _plan(ffmpeg: FFmpeg, wav_path: Path, target: MasteringTarget, first: Loudness, headroom: float) -> Solution:
+    """The solution that should land on the target with ``headroom`` dB under the peak ceiling."""
     goal_peak = target.true_peak_dbtp - headroom
     gain = target.integrated_lufs - first.integrated_lufs
     if first.true_peak_dbtp + gain <= goal_peak:
-        return f"aresample={target.sample_rate}", gain
-    return _solve_limiter(ffmpeg, wav_path, target, goal_peak, gain)
+        return Solution(f"aresample={target.sample_rate}", gain)
+    return Solution(*_solve_limiter(ffmpeg, wav_path, target, goal_peak, gain))
 
 
 def _solve_limiter(

@@ -21,12 +21,23 @@ from typing import Any
 import numpy as np
 
 from . import __version__, atomic, manifest
-from .audio import ChapterTag, Loudness, MasteringTarget, Pauses, Piece, Tags, assemble, master, write_tags
+from .audio import (
+    ChapterTag,
+    Loudness,
+    MasteringTarget,
+    Pauses,
+    Piece,
+    Solution,
+    Tags,
+    assemble,
+    master,
+    write_tags,
+)
 from .cache import Cache, content_key, sha256_file
 from .captions import Cue, build_cues, to_srt, to_vtt
 from .cover import CoverText, draw_cover
 from .document import Document, load_summary
-from .errors import OutputError
+from .errors import NlmgError, OutputError
 from .ffmpeg import FFmpeg
 from .podcasting import chapters_json, transcript_json
 from .speech import Lexicon, speech_words
@@ -113,8 +124,8 @@ def _render_locked(
         )
         layout = _layout(document, sentences, settings.pauses)
         timeline = _timeline(document, sentences, layout)
-        narration_mp3, loudness = _narration(
-            job, cache, pieces_keys, layout, sentences, tags, cover, timeline, progress
+        narration_mp3, loudness, solution = _narration(
+            job, cache, pieces_keys, layout, sentences, tags, cover, timeline, progress, _previous_solution(out_dir)
         )
     with clock("captions"):
         cues = build_cues(timeline)
@@ -124,6 +135,8 @@ def _render_locked(
             files.update(_video(job, cache, out_dir, timeline, cues, progress))
     synthesized = sum(1 for s in sentences if s.synthesized)
     record = _record(job, document, identity, timeline, loudness, out_dir, files, len(sentences), synthesized)
+    if solution is not None:
+        record["mastering"] = {"chain": solution.chain, "gain_db": round(solution.gain_db, 3)}
     manifest.write(out_dir, record)
     files["render"] = out_dir / manifest.MANIFEST_NAME
     return RenderResult(
@@ -291,7 +304,8 @@ def _narration(
     cover: bytes,
     timeline: Timeline,
     progress: Progress,
-) -> tuple[Path, Loudness]:
+    previous: Solution | None,
+) -> tuple[Path, Loudness, Solution | None]:
     settings = job.settings
     chapters = [ChapterTag(c.title, c.start, c.end) for c in timeline.chapters]
     key = content_key(
@@ -306,7 +320,7 @@ def _narration(
     cached = cache.get("narration", key, ".mp3")
     meta = cache.get_json("narration", key)
     if cached is not None and meta is not None:
-        return cached, Loudness(**meta["loudness"])
+        return cached, Loudness(**meta["loudness"]), _solution(meta.get("mastering"))
 
     with cache.scratch() as work, atomic.atomic_path(cache.path("narration", key, ".mp3")) as mp3:
         pieces = (
@@ -315,16 +329,33 @@ def _narration(
         )
         assemble(pieces, work / "narration.wav", settings.pauses.lead_in)
         total = layout.total / layout.rate
-        loudness = master(
+        loudness, solution = master(
             job.ffmpeg,
             work / "narration.wav",
             mp3,
             settings.mastering,
             progress=lambda t: progress("Mastering narration", min(t, total), total),
+            start=previous,
         )
         write_tags(mp3, tags, cover, chapters)
-    cache.put_json("narration", key, {"loudness": loudness.__dict__})
-    return cache.path("narration", key, ".mp3"), loudness
+    cache.put_json("narration", key, {"loudness": loudness.__dict__, "mastering": solution.__dict__})
+    return cache.path("narration", key, ".mp3"), loudness, solution
+
+
+def _solution(value: Any) -> Solution | None:
+    """A mastering solution from a record or cache entry, if it holds a well-formed one."""
+    try:
+        return Solution(str(value["chain"]), float(value["gain_db"]))
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def _previous_solution(out_dir: Path) -> Solution | None:
+    """How the narration now in ``out_dir`` was mastered (a good start after an edit), if it says."""
+    try:
+        return _solution(manifest.read(out_dir).data.get("mastering"))
+    except NlmgError:
+        return None
 
 
 def _cover(document: Document, cache: Cache) -> bytes:

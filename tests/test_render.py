@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -180,6 +181,23 @@ def test_second_render_synthesises_nothing_and_an_edit_only_one_sentence(short_r
     changed = render(RenderJob(edited, tmp_path / "out", job.cache_dir, job.ffmpeg, job.settings))
     assert changed.synthesized == 1
     assert changed.sentences == again.sentences
+
+
+def test_an_edit_into_the_same_folder_starts_mastering_from_the_last_solution(short_render, tmp_path, ffmpeg_exe):
+    """After a one-sentence edit the previous limiter and gain are tried first; the MP3 is still measured."""
+    from pipeline.render import RenderJob, render
+
+    job: RenderJob = short_render["job"]
+    out = tmp_path / "out"
+    shutil.copytree(short_render["out"], out)
+    before = json.loads((out / "render.json").read_text("utf-8"))["mastering"]
+    edited = tmp_path / "summary.md"
+    edited.write_text(SHORT_SUMMARY.replace("She follows anyway.", "She follows them anyway."), "utf-8")
+    changed = render(RenderJob(edited, out, job.cache_dir, job.ffmpeg, job.settings))
+    assert changed.synthesized == 1
+    assert json.loads((out / "render.json").read_text("utf-8"))["mastering"] == before
+    integrated, peak = ebur128(ffmpeg_exe, out / "narration.mp3")
+    assert abs(integrated + 16) <= 0.5 and peak <= -1.0
 
 
 @pytest.mark.parametrize(
