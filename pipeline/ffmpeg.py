@@ -11,6 +11,7 @@ import functools
 import re
 import shlex
 import subprocess
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,19 @@ ProgressCallback = Callable[[float], None]
 """Called with the number of seconds of output written so far."""
 
 _STDERR_TAIL_LINES = 12
+
+# ffmpeg processes running right now (some in worker threads), so an interrupt can stop them all at once.
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_running() -> None:
+    """Kill every ffmpeg this process started that is still running (on Ctrl-C: worker threads' encodes would
+    otherwise run to the end while the interrupted caller waits for them)."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        proc.kill()
 
 
 @dataclass(frozen=True)
@@ -55,10 +69,20 @@ class FFmpeg:
             )
         except OSError as exc:
             raise ToolMissingError(f"cannot run ffmpeg at {self.exe}: {exc.strerror}") from exc
-        if progress is None:
-            _, err = proc.communicate(input_bytes)
-        else:
-            err = _pump_progress(proc, progress, input_bytes)
+        with _RUNNING_LOCK:
+            _RUNNING.add(proc)
+        try:
+            if progress is None:
+                _, err = proc.communicate(input_bytes)
+            else:
+                err = _pump_progress(proc, progress, input_bytes)
+        except BaseException:  # Ctrl-C or a failing callback: stop ffmpeg now, not when its pipe breaks
+            proc.kill()
+            proc.wait()
+            raise
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(proc)
         stderr = err.decode("utf-8", "replace")
         if proc.returncode != 0:
             tail = " | ".join(line.strip() for line in stderr.strip().splitlines()[-_STDERR_TAIL_LINES:])

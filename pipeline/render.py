@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,10 +131,12 @@ def _render_locked(
         )
     with clock("captions"):
         cues = build_cues(timeline)
-        files = _write_sidecars(out_dir, narration_mp3, cover, timeline, cues)
-    if settings.video:
+    videos: dict[str, Path] = {}
+    if settings.video:  # encoded into the cache first, so the out folder is only updated at the very end
         with clock("video"):
-            files.update(_video(job, cache, out_dir, timeline, cues, progress))
+            videos = _video(job, cache, narration_mp3, out_dir, timeline, cues, progress)
+    files = _write_sidecars(out_dir, narration_mp3, cover, timeline, cues)
+    files.update(videos)
     synthesized = sum(1 for s in sentences if s.synthesized)
     record = _record(job, document, identity, timeline, loudness, out_dir, files, len(sentences), synthesized)
     if solution is not None:
@@ -417,7 +421,13 @@ def _copy_if_changed(source: Path, target: Path) -> None:
 
 
 def _video(
-    job: RenderJob, cache: Cache, out_dir: Path, timeline: Timeline, cues: list[Cue], progress: Progress
+    job: RenderJob,
+    cache: Cache,
+    narration: Path,
+    out_dir: Path,
+    timeline: Timeline,
+    cues: list[Cue],
+    progress: Progress,
 ) -> dict[str, Path]:
     from . import video
 
@@ -427,7 +437,7 @@ def _video(
         video.VideoJob(
             timeline=timeline,
             cues=tuple(cues),
-            narration=out_dir / "narration.mp3",
+            narration=narration,
             out_dir=out_dir,
             formats=job.settings.formats,
             cache=cache,
@@ -492,12 +502,12 @@ def _prepare_output(out_dir: Path) -> Path:
         raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
     if not out_dir.is_dir():
         raise OutputError(f"output path is not a folder: {out_dir}")
-    probe = out_dir / f"{atomic.TEMP_PREFIX}probe"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
+    try:  # a unique name: renders waiting for this folder's lock probe it at the same time
+        fd, probe = tempfile.mkstemp(prefix=f"{atomic.TEMP_PREFIX}probe-", dir=out_dir)
     except OSError as exc:
         raise OutputError(f"output folder is not writable: {out_dir} ({exc.strerror})") from exc
+    os.close(fd)
+    Path(probe).unlink(missing_ok=True)  # the lock holder may already have cleared it as a leftover
     return out_dir
 
 

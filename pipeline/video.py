@@ -36,7 +36,7 @@ from . import atomic
 from .cache import Cache, content_key, sha256_file
 from .captions import Cue, to_srt
 from .errors import InputError
-from .ffmpeg import FFmpeg
+from .ffmpeg import FFmpeg, stop_running
 from .slides import Card, Layer, Picture, Shot, Slide, SlideStore, caption_area, plan_shots
 from .timeline import Timeline
 
@@ -119,6 +119,9 @@ def render_videos(job: VideoJob, progress: VideoProgress | None = None) -> dict[
                     encoding = _Encoding.start(encoder, job, recipe, audio)
                 if encoding is not None:
                     encoding.finish(report)
+            except BaseException:  # e.g. Ctrl-C: stop the encodes in the worker threads instead of awaiting them
+                stop_running()
+                raise
             finally:
                 audio.wait(raise_errors=False)
     made: dict[str, Path] = {}
