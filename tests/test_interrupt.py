@@ -538,6 +538,26 @@ def test_ctrl_c_mid_mastering_prints_one_line_and_keeps_the_outputs(ctrl_c_folde
     assert_interrupted_cleanly(result, render, out, before)
 
 
+def test_sigint_to_the_render_alone_mid_video_encode_stops_its_ffmpeg_at_once(ctrl_c_folder):
+    """``kill -INT`` on the render only (not its group): the encodes in worker threads do not get the signal, so
+    the render must stop them itself rather than wait for them to finish."""
+    out, cache = ctrl_c_folder["out"], ctrl_c_folder["cache"]
+    before = snapshot(out)
+    summary = write_summary(
+        ctrl_c_folder["base"], "video.md", summary_text("Video Lines", "Ada Example", story_sentences(8, 400), 1)
+    )
+    render = start_render(
+        summary, out, cache, ctrl_c_folder["tmp"], "--format", "portrait", "--motion"
+    )  # a slow encode
+    wait_until(render, lambda: growing_temp(cache, "video", ".mp4"), "the video being encoded")
+    started = time.monotonic()
+    render.send_signal(signal.SIGINT)
+    result = finish(render)
+    assert time.monotonic() - started < 2.0
+    assert not temp_leftovers(cache)
+    assert_interrupted_cleanly(result, render, out, before)
+
+
 # --- concurrency ---------------------------------------------------------------------------------------------
 
 
