@@ -212,6 +212,11 @@ def visible_entries(cache: Path, kind: str) -> dict[Path, int]:
     return {p: p.stat().st_ino for p in walk_files(cache / kind) if not p.name.startswith(".")}
 
 
+def cache_entries(cache: Path) -> dict[str, dict[Path, int]]:
+    """The complete sentence and narration entries of the cache, with their inodes."""
+    return {"speech": speech_entries(cache), "narration": visible_entries(cache, "narration")}
+
+
 def growing_temp(cache: Path, kind: str, suffix: str) -> bool:
     """A temp file of ``kind`` being written right now (hidden name, some bytes in it): an encode is under way."""
     for path in walk_files(cache / kind):
@@ -348,12 +353,11 @@ class KilledHistory:
     sentences: list[str]
     after: dict[str, dict[str, bytes]] = field(default_factory=dict)  # moment → outputs
     reports: dict[str, dict] = field(default_factory=dict)  # completed render → its --json report
-    speech_at_kill: dict[Path, int] = field(default_factory=dict)
     speech_before: dict[Path, int] = field(default_factory=dict)
-    speech_after_resume: dict[Path, int] = field(default_factory=dict)
+    # moment ("synthesis", "mastering", "video") → kind ("speech", "narration") → entry → inode
+    cache_at_kill: dict[str, dict[str, dict[Path, int]]] = field(default_factory=dict)
+    cache_after_resume: dict[str, dict[str, dict[Path, int]]] = field(default_factory=dict)
     unreadable_after_kill: dict[str, list[str]] = field(default_factory=dict)
-    narration_before_resume: dict[Path, int] = field(default_factory=dict)
-    narration_after_resume: dict[Path, int] = field(default_factory=dict)
     media_after_kill: dict[str, list[str]] = field(default_factory=dict)  # moment → media that do not decode
     leftovers: dict[str, list[str]] = field(default_factory=dict)  # after the last render: out / cache / TMPDIR
 
@@ -377,46 +381,35 @@ def killed_history(tmp_path_factory: pytest.TempPathFactory, ffmpeg_exe: str) ->
     assert_complete_render(out, ffmpeg_exe)
     history.after["previous"] = snapshot(out)
 
+    def kill_then_resume(moment: str, summary: Path, reached: Callable[[], bool], what: str) -> None:
+        """Start a render, SIGKILL it at ``reached``, look at everything, then render the summary to the end."""
+        render = start_render(summary, out, cache, scratch)
+        wait_until(render, reached, what)
+        interrupt(render, signal.SIGKILL)
+        history.after[f"{moment} kill"] = snapshot(out)
+        history.cache_at_kill[moment] = cache_entries(cache)
+        history.unreadable_after_kill[f"{moment} kill"] = unreadable_speech_entries(cache)
+        history.media_after_kill[f"{moment} kill"] = media_problems(out, ffmpeg_exe)
+        history.reports[f"after {moment} kill"] = run_render(summary, out, cache, scratch)
+        history.cache_after_resume[moment] = cache_entries(cache)
+        assert_complete_render(out, ffmpeg_exe, history.sentences)
+        history.after[f"after {moment} kill"] = snapshot(out)
+
     # 1. mid-synthesis
     long_summary = write_summary(base, "long.md", summary_text("The Long Harbour", "Test Writer", history.sentences))
     history.speech_before = speech_entries(cache)
-    render = start_render(long_summary, out, cache, scratch)
-    wait_until(render, lambda: len(speech_entries(cache).keys() - history.speech_before.keys()) >= 2, "synthesis")
-    interrupt(render, signal.SIGKILL)
-    history.after["synthesis kill"] = snapshot(out)
-    history.speech_at_kill = speech_entries(cache)
-    history.unreadable_after_kill["synthesis kill"] = unreadable_speech_entries(cache)
-    history.media_after_kill["synthesis kill"] = media_problems(out, ffmpeg_exe)
-    history.reports["after synthesis kill"] = run_render(long_summary, out, cache, scratch)
-    history.speech_after_resume = speech_entries(cache)
-    assert_complete_render(out, ffmpeg_exe, history.sentences)
-    history.after["after synthesis kill"] = snapshot(out)
+    new_sentences = lambda: len(speech_entries(cache).keys() - history.speech_before.keys())  # noqa: E731
+    kill_then_resume("synthesis", long_summary, lambda: new_sentences() >= 2, "synthesis")
 
     # 2. mid-mastering: every sentence is cached, the narration is not
     retagged = write_summary(base, "retagged.md", summary_text("The Long Harbour", "Ann Other", history.sentences))
-    render = start_render(retagged, out, cache, scratch)
-    wait_until(render, lambda: growing_temp(cache, "narration", ".mp3"), "the mastered MP3 being written")
-    interrupt(render, signal.SIGKILL)
-    history.after["mastering kill"] = snapshot(out)
-    history.unreadable_after_kill["mastering kill"] = unreadable_speech_entries(cache)
-    history.media_after_kill["mastering kill"] = media_problems(out, ffmpeg_exe)
-    history.reports["after mastering kill"] = run_render(retagged, out, cache, scratch)
-    assert_complete_render(out, ffmpeg_exe, history.sentences)
-    history.after["after mastering kill"] = snapshot(out)
+    kill_then_resume(
+        "mastering", retagged, lambda: growing_temp(cache, "narration", ".mp3"), "the mastered MP3 being written"
+    )
 
     # 3. mid-video-encode: the narration of this version gets mastered, then the encode is killed
     third = write_summary(base, "third.md", summary_text("The Long Harbour", "Third Hand", history.sentences))
-    render = start_render(third, out, cache, scratch)
-    wait_until(render, lambda: growing_temp(cache, "video", ".mp4"), "the video being encoded")
-    interrupt(render, signal.SIGKILL)
-    history.after["video kill"] = snapshot(out)
-    history.unreadable_after_kill["video kill"] = unreadable_speech_entries(cache)
-    history.media_after_kill["video kill"] = media_problems(out, ffmpeg_exe)
-    history.narration_before_resume = visible_entries(cache, "narration")
-    history.reports["after video kill"] = run_render(third, out, cache, scratch)
-    history.narration_after_resume = visible_entries(cache, "narration")
-    assert_complete_render(out, ffmpeg_exe, history.sentences)
-    history.after["after video kill"] = snapshot(out)
+    kill_then_resume("video", third, lambda: growing_temp(cache, "video", ".mp4"), "the video being encoded")
 
     history.leftovers = {
         "out": temp_leftovers(out),
@@ -427,7 +420,7 @@ def killed_history(tmp_path_factory: pytest.TempPathFactory, ffmpeg_exe: str) ->
 
 
 def test_sigkill_mid_synthesis_leaves_the_previous_outputs(killed_history: KilledHistory):
-    new = len(killed_history.speech_at_kill.keys() - killed_history.speech_before.keys())
+    new = len(killed_history.cache_at_kill["synthesis"]["speech"].keys() - killed_history.speech_before.keys())
     assert 2 <= new < len(killed_history.sentences), "the kill did not land mid-synthesis"
     assert killed_history.after["synthesis kill"] == killed_history.after["previous"]
 
@@ -441,13 +434,13 @@ def test_outputs_left_by_every_kill_decode_to_the_end(killed_history: KilledHist
 
 
 def test_render_after_a_synthesis_kill_completes_and_reuses_the_sentences(killed_history: KilledHistory):
-    before, at_kill = killed_history.speech_before, killed_history.speech_at_kill
+    before, at_kill = killed_history.speech_before, killed_history.cache_at_kill["synthesis"]["speech"]
     done_before_kill = at_kill.keys() - before.keys()
     report = killed_history.reports["after synthesis kill"]
     assert report["sentences"] == len(killed_history.sentences)
     assert report["synthesized"] == len(killed_history.sentences) - len(done_before_kill)
     # The entries written before the kill were read back, not written again (same inode).
-    assert {p: killed_history.speech_after_resume[p] for p in done_before_kill} == {
+    assert {p: killed_history.cache_after_resume["synthesis"]["speech"][p] for p in done_before_kill} == {
         p: at_kill[p] for p in done_before_kill
     }
 
@@ -478,7 +471,8 @@ def test_sigkill_mid_video_encode_leaves_each_output_old_or_new(killed_history: 
 def test_render_after_a_video_kill_reuses_the_mastered_narration(killed_history: KilledHistory):
     report = killed_history.reports["after video kill"]
     assert report["synthesized"] == 0
-    assert killed_history.narration_after_resume == killed_history.narration_before_resume  # not mastered again
+    narration = killed_history.cache_at_kill["video"]["narration"]
+    assert killed_history.cache_after_resume["video"]["narration"] == narration  # not mastered again
 
 
 def test_killed_renders_leave_no_temp_files_after_the_next_render(killed_history: KilledHistory):

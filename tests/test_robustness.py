@@ -2,7 +2,8 @@
 
 Every bad input runs against the output folder (and cache) of an earlier good render, and the test checks that
 each of its files is byte-identical afterwards. Inputs that only look hostile — a run-on sentence, emoji and
-names in other scripts, a 1 MB summary — must render, within bounded memory.
+names in other scripts, a 1 MB summary — must render, within bounded memory. (The property test of arbitrary
+Unicode through parse → speech text → cues is in test_captions.py.)
 """
 
 from __future__ import annotations
@@ -24,9 +25,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import SHORT_SUMMARY
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from test_captions import _text, check_cues, make_timeline
+from test_captions import check_cues, make_timeline
 
 from pipeline.cache import Cache
 from pipeline.captions import build_cues, to_srt
@@ -454,39 +453,6 @@ def test_the_next_run_clears_leftovers_of_killed_runs(good) -> None:
     assert not any(p.exists() for p in leftovers)
     assert not (cache / "tmp" / ".nlmg-tmp-scratch1").exists()
     assert not [p for p in cache.rglob("*") if p.name.startswith(".nlmg-tmp-")]
-
-
-# ------------------------------------------------------------------------------------- property test
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=_text, seed=st.integers(0, 2**32 - 1))
-def test_property_parse_speech_text_and_cues(text: str, seed: int) -> None:
-    """Arbitrary Unicode through parse → speech text → cues: no crash, one speech entry per written word, words
-    the voice says nothing for take no time, cue rules hold, caption words are the input's words."""
-    try:
-        document = parse_summary(text)
-    except InputError:
-        return  # nothing speakable: a clear error, tested above
-    lexicon = Lexicon.empty()
-    silent: set[str] = set()
-    for sentence in document.sentences:
-        spoken = speech_words(sentence.words, lexicon)
-        assert len(spoken) == len(sentence.words)
-        assert all(isinstance(s, str) and s == s.strip() and "\n" not in s for s in spoken)
-        silent.update(w for w, s in zip(sentence.words, spoken, strict=True) if not s)
-    chapters = [[[s.text for s in p.sentences] for p in c.paragraphs] for c in document.chapters]
-    timeline = make_timeline(
-        chapters,
-        rng=random.Random(seed),
-        per_char=0.04,
-        per_word=0.05,
-        tail=1.0,
-        silence_per_unspoken_char=0.05,
-        spoken=lambda word: word not in silent and bool(speech_words([word], lexicon)[0]),
-    )
-    assert [w.text for w in timeline.words] == list(document.words)
-    check_cues(build_cues(timeline), timeline, sentences=False)
 
 
 def test_load_summary_accepts_format_characters_but_not_controls(tmp_path: Path) -> None:
