@@ -129,7 +129,6 @@ class FFmpeg:
 
 
 def _pump_progress(proc: subprocess.Popen[bytes], progress: ProgressCallback, input_bytes: bytes | None) -> bytes:
-    import threading
 
     chunks: list[bytes] = []
     assert proc.stderr is not None and proc.stdout is not None

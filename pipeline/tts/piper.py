@@ -136,8 +136,8 @@ def _phonemic_words(phonemes: list[tuple[str, int]]) -> list[_Span]:
     return spans
 
 
-# The voice's memory grows with what it says at once (about 20 MB per second of speech, in its decoder), so a
-# sentence longer than this many tokens is said in parts: ~40 MB at most, where a 400-word run-on took 3 GB.
+# The voice's memory grows with what it says at once (about 10-20 MB per second of speech, in its decoder), so a
+# sentence longer than this many tokens is said in parts: ~100 MB more at most, where a 400-word run-on took 3 GB.
 MAX_PART_TOKENS = 32
 _CLAUSE_END = (",", ";", ":", "—", "–", ")")
 
