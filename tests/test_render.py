@@ -330,6 +330,21 @@ def test_gtts_unreachable_server_fails_fast():
     assert time.perf_counter() - started < 10
 
 
+def test_render_defaults_from_the_project_file_and_options_win(short_summary, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "nlmg-media.toml").write_text(
+        f'[render]\nsummary = "{short_summary}"\nout = "made"\ncache = "{tmp_path / "c"}"\nvideo = false\n', "utf-8"
+    )
+    result = CliRunner().invoke(main, ["render", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["out_dir"] == "made"
+    assert (tmp_path / "made" / "narration.mp3").is_file() and not (tmp_path / "made" / "video.mp4").exists()
+    assert (tmp_path / "c" / "speech").is_dir()
+    result = CliRunner().invoke(main, ["render", "--out", "other", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["synthesized"] == 0 and (tmp_path / "other" / "narration.mp3").is_file()
+
+
 def test_cli_render_with_relative_default_paths(short_summary, tmp_path, monkeypatch):
     """The quick start: relative default output and cache folders, video included."""
     monkeypatch.chdir(tmp_path)

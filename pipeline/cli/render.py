@@ -26,6 +26,7 @@ _PROJECT_KEYS: dict[str, type] = {
     "formats": list, "motion": bool, "video": bool,
 }  # fmt: skip
 _PARAMETER_OF_KEY = {"out": "out_dir", "cache": "cache_dir", "video": "no_video"}
+_KIND_NAMES = {str: "a string", list: "a list of strings", bool: "true or false"}
 
 
 def _apply_project_settings(ctx: click.Context, values: dict[str, Any]) -> None:
@@ -53,9 +54,6 @@ def _apply_project_settings(ctx: click.Context, values: dict[str, Any]) -> None:
         elif isinstance(value, str) and key != "engine":
             value = Path(value)
         values[name] = value
-
-
-_KIND_NAMES = {str: "a string", list: "a list of strings", bool: "true or false"}
 
 
 @click.command()
