@@ -6,6 +6,8 @@ half-written; concurrent renders may write the same entry, and the last complete
 
 A killed run can leave hidden temp files and scratch folders behind. Every run holds the cache (``in_use``, a
 shared ``flock``); a run that finds no other holder knows every temp file in it is stale and removes them first.
+That same moment keeps the cache within its size limit: every edit leaves a new narration and video behind, so
+the least recently used entries (reading an entry marks it used) go until the cache is back under 80 % of it.
 """
 
 from __future__ import annotations
@@ -30,18 +32,27 @@ def content_key(*parts: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
+DEFAULT_LIMIT_MB = 2048
+
+
 @dataclass(frozen=True)
 class Cache:
     """A folder of entries grouped by kind (``speech``, ``slide``, ``video``…)."""
 
     root: Path
+    limit_mb: int | None = DEFAULT_LIMIT_MB  # None: never prune
 
     def path(self, kind: str, key: str, suffix: str) -> Path:
         """Where the entry lives (whether or not it exists yet). Two-level fan-out keeps folders small."""
         return self.root / kind / key[:2] / f"{key}{suffix}"
 
     def get(self, kind: str, key: str, suffix: str) -> Path | None:
+        """The entry if it exists, marked as just used (its mtime) so pruning keeps it."""
         path = self.path(kind, key, suffix)
+        try:
+            os.utime(path)
+        except OSError:  # missing (or pruned by now): a miss
+            return None
         return path if path.is_file() else None
 
     def put_bytes(self, kind: str, key: str, suffix: str, data: bytes) -> Path:
@@ -56,7 +67,8 @@ class Cache:
 
     @contextlib.contextmanager
     def in_use(self) -> Iterator[int]:
-        """Hold the cache for one run; yield how many leftovers of killed runs were removed on the way in."""
+        """Hold the cache for one run; yield how many files (leftovers of killed runs, entries over the size limit)
+        were removed on the way in."""
         self.root.mkdir(parents=True, exist_ok=True)
         try:
             import fcntl
@@ -70,7 +82,7 @@ class Cache:
             except BlockingIOError:
                 pass  # another run is using the cache: its temp files are live, leave them
             else:
-                removed = self._remove_leftovers()
+                removed = self._remove_leftovers() + self._prune()
             fcntl.flock(handle, fcntl.LOCK_SH)  # waits while another run is clearing leftovers
             try:
                 yield removed
@@ -101,6 +113,31 @@ class Cache:
                     with contextlib.suppress(OSError):
                         (Path(folder) / name).unlink()
                         removed += 1
+        return removed
+
+    def _prune(self) -> int:
+        if self.limit_mb is None:
+            return 0
+        entries = []
+        for kind in self.root.iterdir():
+            if not kind.is_dir() or kind.name == "tmp":
+                continue
+            for path in kind.glob("*/*"):
+                with contextlib.suppress(OSError):
+                    stat = path.stat()
+                    entries.append((stat.st_mtime, stat.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        limit = self.limit_mb * 1024 * 1024
+        if total <= limit:
+            return 0
+        removed = 0
+        for _, size, path in sorted(entries, key=lambda entry: entry[0]):
+            if total <= 0.8 * limit:
+                break
+            with contextlib.suppress(OSError):
+                path.unlink()
+                total -= size
+                removed += 1
         return removed
 
     def get_json(self, kind: str, key: str) -> Any | None:

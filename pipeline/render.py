@@ -35,7 +35,7 @@ from .audio import (
     master,
     write_tags,
 )
-from .cache import Cache, content_key, sha256_file
+from .cache import DEFAULT_LIMIT_MB, Cache, content_key, sha256_file
 from .captions import Cue, build_cues, to_srt, to_vtt
 from .cover import CoverText, draw_cover
 from .document import Document, load_summary
@@ -75,6 +75,7 @@ class RenderJob:
     cache_dir: Path
     ffmpeg: FFmpeg
     settings: RenderSettings = RenderSettings()
+    cache_limit_mb: int | None = DEFAULT_LIMIT_MB  # least recently used entries go beyond this (None: never)
 
 
 @dataclass
@@ -99,7 +100,9 @@ def render(job: RenderJob, progress: Progress = _quiet, on_wait: Callable[[], No
     document = load_summary(job.summary)
     lexicon = Lexicon.load(job.settings.lexicon) if job.settings.lexicon else Lexicon.empty()
     out_dir = _prepare_output(job.out_dir)
-    cache = Cache(job.cache_dir.resolve())  # absolute: ffmpeg lists made elsewhere name files inside it
+    cache = Cache(
+        job.cache_dir.resolve(), job.cache_limit_mb
+    )  # absolute: ffmpeg lists made elsewhere name files inside it
     with atomic.folder_lock(out_dir, ".nlmg-render.lock", on_wait=on_wait), cache.in_use():
         atomic.remove_stale_temps(out_dir)
         return _render_locked(job, document, lexicon, out_dir, cache, progress)

@@ -455,6 +455,25 @@ def test_the_next_run_clears_leftovers_of_killed_runs(good) -> None:
     assert not [p for p in cache.rglob("*") if p.name.startswith(".nlmg-tmp-")]
 
 
+def test_the_cache_keeps_under_its_limit_dropping_the_least_recently_used(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache", limit_mb=1)
+    quarter_megabyte = b"x" * (256 * 1024)
+    keys = [f"{i:02d}" + "0" * 62 for i in range(8)]  # 8 × 256 KB = 2 MB: twice the limit
+    with Cache(cache.root, limit_mb=1).in_use():  # another run holds the cache: nothing may go meanwhile
+        for age, key in enumerate(keys):
+            path = cache.put_bytes("video", key, ".mp4", quarter_megabyte)
+            os.utime(path, (1_000_000 + age, 1_000_000 + age))  # keys[0] is the oldest
+        assert cache.get("video", keys[1], ".mp4") is not None  # reading an entry marks it used: it stays
+        with cache.in_use() as removed:
+            assert removed == 0
+    with cache.in_use() as removed:
+        assert removed == 5  # down to 3 entries (768 KB), under 80 % of the limit
+    left = {p.stem for p in (tmp_path / "cache" / "video").rglob("*.mp4")}
+    assert left == {keys[1], keys[6], keys[7]}
+    with Cache(cache.root, limit_mb=None).in_use() as removed:
+        assert removed == 0
+
+
 def test_load_summary_accepts_format_characters_but_not_controls(tmp_path: Path) -> None:
     path = tmp_path / "s.md"
     path.write_text("# T\n\nKathy\u200b met \u202bRuth\u202c.\ufeff\n", "utf-8")

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..cache import DEFAULT_LIMIT_MB
 from ..config import project_settings
 from ..document import load_summary
 from ..errors import ConfigError, InputError
@@ -23,10 +24,10 @@ VIDEO_FORMATS = ("landscape", "portrait", "square")
 # [render] keys of nlmg-media.toml and their TOML types. Options given on the command line win.
 _PROJECT_KEYS: dict[str, type] = {
     "summary": str, "out": str, "cache": str, "engine": str, "voice": str, "lexicon": str,
-    "formats": list, "motion": bool, "video": bool,
+    "formats": list, "motion": bool, "video": bool, "cache_limit_mb": int,
 }  # fmt: skip
-_PARAMETER_OF_KEY = {"out": "out_dir", "cache": "cache_dir", "video": "no_video"}
-_KIND_NAMES = {str: "a string", list: "a list of strings", bool: "true or false"}
+_PARAMETER_OF_KEY = {"out": "out_dir", "cache": "cache_dir", "video": "no_video"}  # others: the same name
+_KIND_NAMES = {str: "a string", list: "a list of strings", bool: "true or false", int: "a whole number ≥ 0"}
 
 
 def _apply_project_settings(ctx: click.Context, values: dict[str, Any]) -> None:
@@ -37,7 +38,9 @@ def _apply_project_settings(ctx: click.Context, values: dict[str, Any]) -> None:
         kind = _PROJECT_KEYS.get(key)
         if kind is None:
             raise ConfigError(f"project config [render] has an unknown key {key!r} (known: {', '.join(_PROJECT_KEYS)})")
-        if not isinstance(value, kind) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
+        wrong_int = kind is int and (isinstance(value, bool) or (isinstance(value, int) and value < 0))
+        wrong_list = isinstance(value, list) and not all(isinstance(v, str) for v in value)
+        if not isinstance(value, kind) or wrong_int or wrong_list:
             raise ConfigError(f"project config [render] {key} must be {_KIND_NAMES[kind]}")
         name = _PARAMETER_OF_KEY.get(key, key)
         if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
@@ -53,6 +56,7 @@ def _apply_project_settings(ctx: click.Context, values: dict[str, Any]) -> None:
             value = not value
         elif isinstance(value, str) and key != "engine":
             value = Path(value)
+
         values[name] = value
 
 
@@ -75,6 +79,15 @@ def _apply_project_settings(ctx: click.Context, values: dict[str, Any]) -> None:
     show_default=True,
     metavar="DIR",
     help="Cache shared by renders (synthesised sentences, pictures).",
+)
+@click.option(
+    "--cache-limit",
+    "cache_limit_mb",
+    type=click.IntRange(min=0),
+    default=DEFAULT_LIMIT_MB,
+    show_default=True,
+    metavar="MB",
+    help="Keep the cache under this size: least recently used entries go first (0: no limit).",
 )
 @click.option(
     "--engine",
@@ -118,6 +131,7 @@ def render(
     summary: Path,
     out_dir: Path | None,
     cache_dir: Path,
+    cache_limit_mb: int,
     engine: str,
     voice: Path | None,
     lexicon: Path | None,
@@ -138,15 +152,16 @@ def render(
       video.mp4 (+ video-portrait.mp4, video-square.mp4 with --format)
 
     Unchanged sentences are never synthesised again: a second render is almost instant. Defaults may come
-    from the [render] table of nlmg-media.toml (summary, out, cache, engine, voice, lexicon, formats, motion,
-    video); options given here win.
+    from the [render] table of nlmg-media.toml (summary, out, cache, cache_limit_mb, engine, voice, lexicon,
+    formats, motion, video); options given here win.
     """
     values = dict(ctx.params)
     _apply_project_settings(ctx, values)
-    summary, out_dir, cache_dir, engine, voice, lexicon, formats, motion, no_video = (
+    summary, out_dir, cache_dir, engine, voice, lexicon, formats, motion, no_video, cache_limit_mb = (
         values[name]
-        for name in ("summary", "out_dir", "cache_dir", "engine", "voice", "lexicon", "formats", "motion", "no_video")
-    )
+        for name in ("summary", "out_dir", "cache_dir", "engine", "voice", "lexicon", "formats", "motion", "no_video",
+                     "cache_limit_mb")
+    )  # fmt: skip
     if engine == "gtts" and voice is not None:
         raise InputError("--voice applies to the piper engine only")
     if out_dir is None:
@@ -162,7 +177,12 @@ def render(
         motion=motion,
     )
     job = RenderJob(
-        summary=summary, out_dir=out_dir, cache_dir=cache_dir, ffmpeg=locate(ctx.obj["ffmpeg"]), settings=settings
+        summary=summary,
+        out_dir=out_dir,
+        cache_dir=cache_dir,
+        ffmpeg=locate(ctx.obj["ffmpeg"]),
+        settings=settings,
+        cache_limit_mb=cache_limit_mb or None,
     )
     with TerminalProgress(enabled=False if as_json and show_progress is None else show_progress) as progress:
         result = run_render(
