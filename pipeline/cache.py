@@ -49,11 +49,11 @@ class Cache:
     def get(self, kind: str, key: str, suffix: str) -> Path | None:
         """The entry if it exists, marked as just used (its mtime) so pruning keeps it."""
         path = self.path(kind, key, suffix)
-        try:
-            os.utime(path)
-        except OSError:  # missing (or pruned by now): a miss
+        if not path.is_file():
             return None
-        return path if path.is_file() else None
+        with contextlib.suppress(OSError):  # a read-only cache still serves its entries
+            os.utime(path)
+        return path
 
     def put_bytes(self, kind: str, key: str, suffix: str, data: bytes) -> Path:
         path = self.path(kind, key, suffix)
