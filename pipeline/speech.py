@@ -18,9 +18,10 @@ and those marks — never digits, symbols, quotes or control characters, and nev
 
 Decisions worth knowing:
 
-- Letters of non-Latin scripts (CJK, Hebrew, Arabic, Cyrillic, Greek, …) are not spoken. The en_US espeak
-  voice reads them as letter names ("Chinese letter", "Hebrew shin …"), which is worse than a short silence;
-  the captions still show them. Emoji and other pictographic symbols are dropped for the same reason.
+- Cyrillic and Greek letters are romanised (Ольга -> Olga, Σοφία -> Sofia), so names in those alphabets are
+  said roughly as an English reader would say them. Letters of other scripts (CJK, Hebrew, Arabic, …) are not
+  spoken: the en_US espeak voice reads them as letter names ("Chinese letter", "Hebrew shin …"), which is worse
+  than a short silence; the captions still show them. Emoji and other pictographic symbols are dropped too.
 - A four-digit number from 1000 to 2099 reads as a year ("in 1999" -> "nineteen ninety nine") unless the words
   around it say it is a count ("1999 people", "about 1500"); for 2000–2009 both readings agree.
 - Only a small table of abbreviations is expanded, some by context ("St." is Saint before a name and Street
@@ -666,11 +667,40 @@ def _char_action(ch: str) -> str | None:
     if category == "Nd":
         return str(unicodedata.decimal(ch))
     if category[0] in "LM":
-        # Only Latin letters are kept: espeak's English voice spells other scripts out as letter names.
-        return ch if unicodedata.name(ch, "").startswith(("LATIN", "COMBINING")) else None
+        # Latin letters are kept, Cyrillic and Greek romanised; espeak's English voice would spell any other
+        # script out as letter names.
+        if unicodedata.name(ch, "").startswith(("LATIN", "COMBINING")):
+            return ch
+        return _romanised(ch)
     if category[0] == "Z" or category == "Cc":
         return " "
     return None  # emoji and other symbols, format and private-use characters, unassigned code points
+
+
+# A plain romanisation for English readers (close to BGN/PCGN, without diacritics); "-" marks the signs that only
+# soften or harden the letter before them and are not said.
+_ROMAN_PAIRS = """
+а a  б b  в v  г g  д d  е e  ё yo  ж zh  з z  и i  й y  к k  л l  м m  н n  о o  п p  р r  с s  т t  у u  ф f
+х kh  ц ts  ч ch  ш sh  щ shch  ъ -  ы y  ь -  э e  ю yu  я ya  і i  ї yi  є ye  ґ g  ў u  ј j  љ lj  њ nj  ђ dj
+ћ c  џ dz  ѕ dz
+α a  β v  γ g  δ d  ε e  ζ z  η i  θ th  ι i  κ k  λ l  μ m  ν n  ξ x  ο o  π p  ρ r  σ s  ς s  τ t  υ y  φ f
+χ ch  ψ ps  ω o
+"""
+_ROMAN = {
+    letter: "" if roman == "-" else roman
+    for letter, roman in zip(_ROMAN_PAIRS.split()[::2], _ROMAN_PAIRS.split()[1::2], strict=True)
+}
+
+
+def _romanised(ch: str) -> str | None:
+    """A Cyrillic or Greek letter in Latin letters (Greek accents dropped, a capital kept), else None."""
+    letter = ch.lower()
+    roman = _ROMAN.get(letter)
+    if roman is None:  # an accented Greek letter: romanise its base
+        roman = _ROMAN.get(unicodedata.normalize("NFD", letter)[0])
+    if roman is None:
+        return None
+    return roman.capitalize() if ch.isupper() else roman
 
 
 def _clean(word: str) -> str:

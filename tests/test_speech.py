@@ -266,12 +266,14 @@ CASES = {
     ),
     # other scripts and pictographs
     "scripts": (
-        "Zoë and café in Tokyo (東京) שלום Москва 😀 👍🏽 1️⃣ ＡＢＣ١٢",
+        "Zoë and café in Tokyo (東京) שלום Москва Σοφία Пётр 😀 👍🏽 1️⃣ ＡＢＣ١٢",
         {
             "Tokyo": "Tokyo,",
             "(東京)": "",
             "שלום": "",
-            "Москва": "",
+            "Москва": "Moskva",  # Cyrillic and Greek are romanised
+            "Σοφία": "Sofia",
+            "Пётр": "Pyotr",
             "😀": "",
             "👍🏽": "",
             "1️⃣": "one",
