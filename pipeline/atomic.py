@@ -9,10 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from .errors import OutputError
 
 TEMP_PREFIX = ".nlmg-tmp-"
 
@@ -52,16 +55,33 @@ def write_json(target: Path, value: Any) -> None:
     write_text(target, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
-def remove_stale_temps(folder: Path) -> int:
-    """Delete temp files left by interrupted runs in ``folder`` (not recursive); return how many."""
-    removed = 0
+def remove_stale_temps(folder: Path, *, recursive: bool = False) -> int:
+    """Delete the temp files and scratch folders interrupted runs left in ``folder`` (and in every folder below
+    it, with ``recursive``); return how many. Only call it when no live run can be writing there."""
     if not folder.is_dir():
         return 0
-    for leftover in folder.glob(TEMP_PREFIX + "*"):
-        with contextlib.suppress(OSError):
-            leftover.unlink()
-            removed += 1
+    removed = 0
+    for parent, dirs, files in os.walk(folder):
+        for name in files:
+            if name.startswith(TEMP_PREFIX):
+                with contextlib.suppress(OSError):
+                    (Path(parent) / name).unlink()
+                    removed += 1
+        for name in dirs:
+            if name.startswith(TEMP_PREFIX):
+                shutil.rmtree(Path(parent) / name, ignore_errors=True)
+                removed += 1
+        dirs[:] = [name for name in dirs if not name.startswith(TEMP_PREFIX)] if recursive else []
     return removed
+
+
+def make_folder(folder: Path, what: str) -> Path:
+    """Create ``folder`` and its parents if needed; a failure is an ``OutputError`` naming ``what``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {what} {folder}: {exc.strerror}") from exc
+    return folder
 
 
 @contextlib.contextmanager
@@ -74,8 +94,6 @@ def folder_lock(
     ``on_wait`` first) until the first one is done.
     """
     from filelock import FileLock, Timeout
-
-    from .errors import OutputError
 
     lock = FileLock(str(folder / name))
     try:

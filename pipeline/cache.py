@@ -82,7 +82,7 @@ class Cache:
             except BlockingIOError:
                 pass  # another run is using the cache: its temp files are live, leave them
             else:
-                removed = self._remove_leftovers() + self._prune()
+                removed = atomic.remove_stale_temps(self.root, recursive=True) + self._prune()
             fcntl.flock(handle, fcntl.LOCK_SH)  # waits while another run is clearing leftovers
             try:
                 yield removed
@@ -99,21 +99,6 @@ class Cache:
             yield folder
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-
-    def _remove_leftovers(self) -> int:
-        removed = 0
-        for folder, dirs, files in os.walk(self.root):
-            for name in dirs[:]:
-                if name.startswith(atomic.TEMP_PREFIX):
-                    shutil.rmtree(Path(folder) / name, ignore_errors=True)
-                    dirs.remove(name)
-                    removed += 1
-            for name in files:
-                if name.startswith(atomic.TEMP_PREFIX):
-                    with contextlib.suppress(OSError):
-                        (Path(folder) / name).unlink()
-                        removed += 1
-        return removed
 
     def _prune(self) -> int:
         if self.limit_mb is None:

@@ -72,7 +72,7 @@ import tomli_w
 
 from . import atomic, playlist
 from .config import load_toml
-from .errors import ConfigError, NlmgError, OutputError
+from .errors import ConfigError, NlmgError
 
 KINDS = ("summary", "interview", "commentary", "adaptation", "other")
 STATUSES = (
@@ -838,10 +838,7 @@ def refresh_videos(
 @contextlib.contextmanager
 def _output_lock(out_dir: Path) -> Iterator[None]:
     """One writer per output folder: a second refresh or approve fails at once instead of interleaving."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
+    atomic.make_folder(out_dir, "output folder")
     busy = f"another videos refresh is writing to {out_dir} (lock {out_dir / LOCK_NAME})"
     with atomic.folder_lock(out_dir, LOCK_NAME, busy=busy):
         yield

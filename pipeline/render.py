@@ -499,10 +499,7 @@ def _record(
 
 
 def _prepare_output(out_dir: Path) -> Path:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create output folder {out_dir}: {exc.strerror}") from exc
+    atomic.make_folder(out_dir, "output folder")
     if not out_dir.is_dir():
         raise OutputError(f"output path is not a folder: {out_dir}")
     try:  # a unique name: renders waiting for this folder's lock probe it at the same time

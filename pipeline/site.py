@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit
 
 from . import atomic, manifest
 from .cache import sha256_file
-from .errors import InputError, OutputError
+from .errors import InputError
 from .feed import (
     DEFAULT_CATEGORY,
     FEED_NAME,
@@ -143,10 +143,7 @@ def build_site(
     parse_category(settings.category)  # fail before touching the site
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     site = Path(site)
-    try:
-        site.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the site folder {site}: {exc.strerror}") from exc
+    atomic.make_folder(site, "the site folder")
 
     busy = f"another `nlmg-media publish` is writing {site}; wait for it to finish"
     with atomic.folder_lock(site, LOCK_NAME, busy=busy):
