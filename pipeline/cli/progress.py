@@ -27,7 +27,8 @@ class TerminalProgress:
         self._stage: str | None = None
         self._bar: Any = None
         self._shown = 0
-        self._last_line = 0.0
+        self._last_line = 0.0  # plain lines: when the last one was written ...
+        self._line_finished = False  # ... and whether it reported its stage's end
 
     def update(self, stage: str, done: float, total: float) -> None:
         if self.lines:
@@ -48,13 +49,9 @@ class TerminalProgress:
     def _line(self, stage: str, done: float, total: float) -> None:
         now = time.monotonic()
         finished = not total or done >= total
-        if stage == self._stage and not finished and now - self._last_line < self.LINE_EVERY:
-            return
-        if stage == self._stage and finished and self._shown == 1000:
-            return  # the end of this stage was already reported
-        self._stage = stage
-        self._shown = 1000 if finished else int(1000 * done / total)
-        self._last_line = now
+        if stage == self._stage and (self._line_finished or (not finished and now - self._last_line < self.LINE_EVERY)):
+            return  # this stage's end is already reported, or its last line is too recent
+        self._stage, self._line_finished, self._last_line = stage, finished, now
         percent = 100.0 if finished else 100 * done / total
         click.echo(f"{stage}: {percent:.1f}%", err=True)
 
