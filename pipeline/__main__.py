@@ -1,5 +1,5 @@
 """``python -m pipeline`` runs the ``nlmg-media`` command (handy where the console script is not on PATH)."""
 
-from .cli import main
+from pipeline.cli import main
 
 main()

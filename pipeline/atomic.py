@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputError
+from pipeline.errors import OutputError
 
 TEMP_PREFIX = ".nlmg-tmp-"
 
@@ -111,9 +111,13 @@ def folder_lock(
 
 
 def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
+    """The process umask, read without changing it: ``os.umask`` can only be read by setting it, and setting it
+    to 0 even for an instant would give folders that drawing threads create meanwhile the wrong permissions."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022  # no /proc: the usual default
 
 
 def _fsync(path: Path) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import atomic
+from pipeline import atomic
 
 
 def content_key(*parts: Any) -> str:

@@ -1,17 +1,19 @@
 """Configuration as data: TOML loading with located errors, and the optional project file.
 
-The project file (``nlmg-media.toml`` in the working folder, or ``--config FILE``) has one table per command
-(``[render]``, ``[publish]``, ``[videos]``); values there are defaults that command-line options override.
-Nothing here reads the environment.
+The project file (``nlmg-media.toml`` in the working folder) has one table per command (``[render]``,
+``[publish]``, ``[videos]``). Settings are layered one way everywhere: defaults in code, then the command's table
+(checked against its schema by ``project_table``: an unknown key or a wrong type is an error in every table), then
+options given on the command line. Nothing here reads the environment.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from pipeline.errors import ConfigError
 
 PROJECT_FILE = "nlmg-media.toml"
 
@@ -44,3 +46,36 @@ def project_settings(section: str, path: Path | None = None) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"project config {file}: [{section}] must be a table")
     return table
+
+
+KIND_NAMES = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    bool: "true or false",
+    list: "a list of strings",
+}
+
+
+def project_table(section: str, schema: Mapping[str, type], path: Path | None = None) -> dict[str, Any]:
+    """The ``[section]`` table of the project file, each key checked against ``schema`` (key → TOML type).
+
+    An unknown key, a value of the wrong type, a negative whole number or a list of non-strings is a
+    ``ConfigError`` naming the table and key. Whole numbers are accepted where a number is expected.
+    """
+    checked: dict[str, Any] = {}
+    for key, value in project_settings(section, path).items():
+        kind = schema.get(key)
+        if kind is None:
+            raise ConfigError(f"project config [{section}] has an unknown key {key!r}")
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        good = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+        if good and kind is int:
+            good = value >= 0
+        if good and kind is list:
+            good = all(isinstance(item, str) for item in value)
+        if not good:
+            raise ConfigError(f"project config [{section}] {key} must be {KIND_NAMES[kind]}, got {value!r}")
+        checked[key] = value
+    return checked

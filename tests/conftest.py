@@ -1,30 +1,13 @@
-"""Shared fixtures: the ffmpeg binary for independent measurement, and a short real render reused by tests."""
+"""Shared fixtures: the ffmpeg binary for independent measurement, and a short real render reused by tests.
+
+Shared helpers (not fixtures) live in ``support.py``; test modules never import each other."""
 
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
-
-SHORT_SUMMARY = """# The Quiet Harbour
-*by Ada Example (1999)*
-
-## Arrival
-
-Mara arrives at the harbour town in 1999, carrying $20 and a letter. Dr. Okafor meets her at the pier.
-
-She rents a room above the bakery. The owner, Mr. Lind, asks no questions.
-
-## The Letter
-
-The letter is from her brother. It says he has gone north — and that she should not follow.
-
-## Departure
-
-She follows anyway.
-"""
+from support import SHORT_SUMMARY
 
 
 @pytest.fixture(scope="session")
@@ -32,20 +15,6 @@ def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def ebur128(ffmpeg_exe: str, path: Path) -> tuple[float, float]:
-    """Integrated loudness (LUFS) and true peak (dBTP) measured by ffmpeg itself, not by the code under test."""
-    err = subprocess.run(
-        [ffmpeg_exe, "-hide_banner", "-nostdin", "-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stderr
-    summary = err[err.rfind("Summary:") :]
-    integrated = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))
-    peak = float(re.search(r"Peak:\s+(-?[\d.]+) dBFS", summary).group(1))
-    return integrated, peak
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +40,17 @@ def short_render(tmp_path_factory: pytest.TempPathFactory, short_summary: Path) 
     )
     result = render(job)
     return {"job": job, "result": result, "out": base / "out", "cache": base / "cache"}
+
+
+# Fixtures that render or measure real media: a test that uses one is a `media` test (the quick loop,
+# `-m "not media"`, leaves them out). Tests that render without such a fixture carry the marker themselves.
+MEDIA_FIXTURES = frozenset(
+    {"ffmpeg_exe", "short_render", "ffmpeg", "narration", "rendered", "good", "one_render", "killed_history",
+     "ctrl_c_folder", "built_site"}
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MEDIA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.media)

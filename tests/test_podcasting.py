@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from pipeline.captions import Cue, build_cues, caption_words
-from pipeline.podcasting import chapters_json, transcript_json
-from pipeline.timeline import ChapterMark, Timeline, Word
+from pipeline.narration.captions import Cue, build_cues, caption_words
+from pipeline.narration.podcasting import chapters_json, transcript_json
+from pipeline.narration.timeline import ChapterMark, Timeline, Word
 
 CHAPTER_FIELDS = {"startTime", "title", "img", "url", "toc", "endTime", "location"}  # JSON Chapters 1.2
 TOP_FIELDS = {"version", "chapters", "author", "title", "podcastName", "description", "fileName", "waypoints"}

@@ -19,11 +19,12 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 from PIL import Image
-from publish_fixtures import make_render
+from support import make_render
 
-from pipeline import feed, publish, site
 from pipeline.cli import main
 from pipeline.errors import ConfigError, InputError, OutputError
+from pipeline.publishing import feed, site
+from pipeline.publishing import targets as publish
 
 BASE = "https://example.org/pod"
 NS = {
@@ -534,7 +535,7 @@ def test_a_render_json_without_duration_is_measured_from_the_mp3(tmp_path: Path,
     assert channel_of(tmp_path / "site").findtext("item/itunes:duration", namespaces=NS) == "3"
 
 
-@pytest.mark.slow
+@pytest.mark.media
 def test_a_real_render_publishes_to_a_valid_feed(short_render: dict, tmp_path: Path) -> None:
     """The lead's real `render` output (piper narration), not a hand-made folder, goes through publish."""
     site_dir = tmp_path / "site"

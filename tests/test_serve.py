@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from publish_fixtures import make_render
+from support import make_render
 
-from pipeline import serve, site
 from pipeline.cli import main
+from pipeline.publishing import serve, site
 
 MP3 = "/episodes/never-let-me-go/never-let-me-go.mp3"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import unicodedata
 from pathlib import Path
 
@@ -11,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import ConfigError
-from pipeline.speech import Lexicon, cardinal, ordinal, speech_words, year
+from pipeline.narration.lexicon import Lexicon
+from pipeline.narration.numbers import cardinal, ordinal, year
+from pipeline.narration.speech import speech_words, spoken_form
 
 ROOT = Path(__file__).resolve().parents[1]
 EMPTY = Lexicon.empty()
@@ -357,14 +358,14 @@ def test_lexicon_replaces_the_bare_word_and_keeps_punctuation(tmp_path: Path) ->
 def test_lexicon_respellings_are_normalised_like_text() -> None:
     lexicon = Lexicon({"R2D2": "Artoo 2", "Gone": "  "})
     assert say("R2D2 Gone", lexicon) == ["Artoo two", ""]
-    assert lexicon.spoken_form("r2d2") == "Artoo two"
+    assert spoken_form(lexicon, "r2d2") == "Artoo two"
     assert len(lexicon) == 2 and not Lexicon.empty()
 
 
 def test_the_shipped_lexicon() -> None:
     lexicon = Lexicon.load(ROOT / "assets" / "lexicon.toml")
     for name in ("Ishiguro", "Hailsham", "Kazuo", "Chrissie", "Madame"):
-        assert lexicon.spoken_form(name), name
+        assert spoken_form(lexicon, name), name
     assert say("Kazuo Ishiguro's Hailsham: Madame and Chrissie.", lexicon) == [
         "Kahzuuoh", "Ishiguuro's", "Hailshum:", "Muh-dahm", "and", "Krissy."
     ]  # fmt: skip
@@ -438,14 +439,12 @@ def test_a_long_sentence_without_punctuation() -> None:
     assert len(spoken) == 400 and spoken[2] == "nineteen ninety" and spoken[3] == "five dollars"
 
 
+@pytest.mark.timeout(60)  # linear, not quadratic: about 1 s here (speed itself is the benchmark's business)
 def test_a_megabyte_summary_is_fast() -> None:
     seed = (ROOT / "tests" / "test_speech.py").read_text()  # varied text: code, numbers, quotes, symbols
     words = (seed * (1_000_000 // len(seed) + 1)).split()
-    started = time.perf_counter()
     spoken = speech_words(words, Lexicon({"Ishiguro": "Ishiguuro"}))
-    elapsed = time.perf_counter() - started
     assert len(spoken) == len(words)
-    assert elapsed < 10, f"{elapsed:.1f} s for {len(words)} words"  # about 1 s here; linear, not quadratic
 
 
 @pytest.mark.parametrize(
@@ -453,15 +452,14 @@ def test_a_megabyte_summary_is_fast() -> None:
     ["1" * 200_000, "." * 200_000 + "x", "a." * 100_000, "111," * 50_000 + "11", "😀" * 50_000, "–".join("1" * 50_000),
      "(" * 100_000 + "x", "$" + "9" * 100_000, "9" * 5_000 + "th", "1/" + "2" * 5_000],
 )  # fmt: skip
+@pytest.mark.timeout(30)  # a quadratic (or worse) pattern would hang here
 def test_pathological_words_take_linear_time(word: str) -> None:
-    started = time.perf_counter()
     (spoken,) = speech_words([word], EMPTY)
-    assert time.perf_counter() - started < 5
     assert_speakable(spoken)
 
 
 def test_long_sentences_are_said_in_parts_at_clause_breaks_or_evenly():
-    from pipeline.tts.piper import MAX_PART_TOKENS, _parts
+    from pipeline.narration.tts.piper import MAX_PART_TOKENS, _parts
 
     run_on = [f"w{i}" for i in range(400)]
     sizes = [len(p) for p in _parts(run_on)]

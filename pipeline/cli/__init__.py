@@ -6,20 +6,27 @@ Ctrl-C prints one line and exits 130. Tracebacks are left for bugs.
 
 from __future__ import annotations
 
+import logging
+import shlex
 import sys
+import traceback
 from typing import Any
 
 import click
 
-from .. import __version__
-from ..errors import NlmgError
+from pipeline import __version__
+from pipeline.errors import MediaError, NlmgError
 
 
 class NlmgGroup(click.Group):
-    """A group that reports every user-facing failure as a single ``Error:`` line."""
+    """A group that reports every user-facing failure as a single ``Error:`` line (with ``--debug``, after the
+    traceback and, for a media failure, the ffmpeg command and its whole stderr)."""
+
+    debug = False  # set by the --debug option of this run
 
     def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
              standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
+        self.debug = False
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except (_Interrupted, click.exceptions.Abort, KeyboardInterrupt):
@@ -29,6 +36,8 @@ class NlmgGroup(click.Group):
         except click.ClickException as exc:
             _fail(exc.format_message())
         except NlmgError as exc:
+            if self.debug:
+                _explain(exc)
             _fail(str(exc))
         except BrokenPipeError:
             sys.exit(1)
@@ -43,6 +52,14 @@ class NlmgGroup(click.Group):
 
 class _Interrupted(Exception):
     """Ctrl-C inside a command, carried past Click's own KeyboardInterrupt handling."""
+
+
+def _explain(error: NlmgError) -> None:
+    """What ``--debug`` adds before the one line: the traceback, and ffmpeg's command and stderr if it failed."""
+    click.echo("".join(traceback.format_exception(error)).rstrip(), err=True)
+    if isinstance(error, MediaError) and error.command:
+        click.echo(f"ffmpeg command: {shlex.join(error.command)}", err=True)
+        click.echo(f"ffmpeg stderr:\n{error.stderr.rstrip()}", err=True)
 
 
 def _fail(message: str) -> None:
@@ -60,8 +77,13 @@ def _fail(message: str) -> None:
     metavar="PATH",
     help="ffmpeg binary to use (default: the one bundled by imageio-ffmpeg). Env: NLMG_FFMPEG.",
 )
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show every ffmpeg command and its output, and the traceback behind an error.",
+)
 @click.pass_context
-def main(ctx: click.Context, ffmpeg_path: str | None) -> None:
+def main(ctx: click.Context, ffmpeg_path: str | None, debug: bool) -> None:
     """Turn a one-page book summary into publishable media.
 
     \b
@@ -71,11 +93,14 @@ def main(ctx: click.Context, ffmpeg_path: str | None) -> None:
     serve    serve the site locally (HTTP Range support)
     doctor   check ffmpeg, voice, fonts, output folder and network
     """
+    if debug:
+        ctx.command.debug = True  # type: ignore[attr-defined]
+        logging.basicConfig(level=logging.DEBUG, format="debug: %(name)s: %(message)s", stream=sys.stderr)
     ctx.obj = {"ffmpeg": ffmpeg_path}
 
 
 def _register() -> None:
-    from . import doctor, publish, render, videos
+    from pipeline.cli import doctor, publish, render, videos
 
     main.add_command(render.render)
     main.add_command(videos.videos)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..doctor import run_checks
+from pipeline.doctor import run_checks
 
 
 @click.command()

@@ -9,9 +9,11 @@ from typing import Any
 
 import click
 
+from pipeline.progress import ProgressEvent
+
 
 class TerminalProgress:
-    """Receives ``(stage, done, total)`` from the core and shows it on stderr.
+    """Receives progress events from the core and shows it on stderr.
 
     ``enabled=None`` (the default) means a Click progress bar per stage on a terminal and nothing otherwise;
     ``True`` also reports to a pipe or log file, as plain lines (a stage's start and end, and its percentage
@@ -30,7 +32,8 @@ class TerminalProgress:
         self._last_line = 0.0  # plain lines: when the last one was written ...
         self._line_finished = False  # ... and whether it reported its stage's end
 
-    def update(self, stage: str, done: float, total: float) -> None:
+    def update(self, event: ProgressEvent) -> None:
+        stage, done, total = event.stage, event.done, event.total
         if self.lines:
             self._line(stage, done, total)
         if not self.bars:

@@ -12,36 +12,29 @@ from typing import Any
 
 import click
 
-from .. import config, feed, site
-from .. import publish as publish_target
-from .. import serve as site_server
-from ..errors import ConfigError, InputError
+from pipeline.cli.settings import layered
+from pipeline.errors import InputError
+from pipeline.progress import ProgressEvent
+from pipeline.publishing import feed, site
+from pipeline.publishing import serve as site_server
+from pipeline.publishing import targets as publish_target
 
 DEFAULT_OUTPUT = Path("output")
 DEFAULT_SITE = DEFAULT_OUTPUT / "site"
 DEFAULT_VIDEOS = DEFAULT_OUTPUT / "videos" / "playlist.jspf"
 
-_TEXT_KEYS = ("base_url", "title", "description", "author", "email", "category", "language", "site", "to",
-              "endpoint_url", "cover", "videos")  # fmt: skip
-_BOOL_KEYS = ("explicit", "locked")
+# The [publish] table of nlmg-media.toml: key → TOML type. Options given on the command line win.
+PROJECT_SCHEMA: dict[str, type] = {
+    **dict.fromkeys(("base_url", "title", "description", "author", "email", "category", "language", "site", "to",
+                     "endpoint_url", "cover", "videos"), str),
+    "explicit": bool, "locked": bool,
+}  # fmt: skip
+_OPTION_OF = {"site": "site_dir", "to": "destination"}
 
 NO_BASE_URL = (
     "no base URL: pass --base-url URL (the public address of the site, e.g. https://example.org/podcast) "
     "or set base_url in the [publish] table of nlmg-media.toml"
 )
-
-
-def _project_settings(ctx: click.Context) -> dict[str, Any]:
-    obj = ctx.find_root().obj or {}
-    table = config.project_settings("publish", obj.get("config"))
-    for key, value in table.items():
-        if key in _TEXT_KEYS and not isinstance(value, str):
-            raise ConfigError(f"project config [publish] {key} must be a string")
-        if key in _BOOL_KEYS and not isinstance(value, bool):
-            raise ConfigError(f"project config [publish] {key} must be true or false")
-        if key not in _TEXT_KEYS and key not in _BOOL_KEYS:
-            raise ConfigError(f"project config [publish] has an unknown key {key!r}")
-    return table
 
 
 @click.command()
@@ -85,10 +78,10 @@ def publish(
     RENDER_DIR… are render folders (with render.json); by default every output/*/ folder that has one.
     Episodes published before stay in the feed with their GUID and date, even when not named again.
     """
-    project = _project_settings(ctx)
+    values = layered(ctx, "publish", PROJECT_SCHEMA, _OPTION_OF)
 
     def pick(value: Any, key: str) -> Any:
-        return value if value is not None else project.get(key)
+        return values.get(_OPTION_OF.get(key, key))
 
     base_url = pick(base_url, "base_url")
     if not base_url:
@@ -107,12 +100,12 @@ def publish(
         category=pick(category, "category") or feed.DEFAULT_CATEGORY,
         language=pick(language, "language") or "en",
         explicit=bool(pick(explicit, "explicit")),
-        locked=project.get("locked", True),
+        locked=values.get("locked", True),
         cover=Path(cover) if cover else None,
         videos=Path(videos) if videos else None,
     )
     folders = list(render_dirs) or site.find_render_dirs(DEFAULT_OUTPUT)
-    report = site.build_site(folders, site_dir, settings, progress=lambda line: click.echo(f"  {line}", err=True))
+    report = site.build_site(folders, site_dir, settings, progress=_show_step)
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)
     new = f" ({len(report.added)} new)" if report.added else ""
@@ -124,7 +117,7 @@ def publish(
             site_dir,
             destination,
             endpoint_url=pick(endpoint_url, "endpoint_url"),
-            progress=lambda line: click.echo(f"  {line}", err=True),
+            progress=_show_step,
         )
         click.echo(f"Published: {sent.summary}")
 
@@ -143,8 +136,8 @@ def serve(ctx: click.Context, site_dir: Path | None, port: int, host: str, quiet
     The feed's URLs come from --base-url at publish time: to subscribe from a phone on the LAN, publish with
     --base-url http://THIS-MACHINE:PORT first.
     """
-    project = _project_settings(ctx)
-    folder = Path(site_dir or project.get("site") or DEFAULT_SITE)
+    values = layered(ctx, "publish", PROJECT_SCHEMA, _OPTION_OF)
+    folder = Path(values["site_dir"] or DEFAULT_SITE)
     server = site_server.make_server(folder, host, port, log=None if quiet else lambda line: click.echo(line, err=True))
     bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
     click.echo(f"Serving {folder} on http://{bound_host}:{bound_port}/ (Ctrl-C to stop)")
@@ -157,3 +150,8 @@ def serve(ctx: click.Context, site_dir: Path | None, port: int, host: str, quiet
         click.echo("Stopped.")
     finally:
         server.server_close()
+
+
+def _show_step(event: ProgressEvent) -> None:
+    """Publishing reports each step (an episode, a copied or uploaded file) as a line under the command."""
+    click.echo(f"  {event.detail}", err=True)

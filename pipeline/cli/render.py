@@ -9,60 +9,28 @@ from typing import Any
 
 import click
 
-from ..cache import DEFAULT_LIMIT_MB
-from ..config import project_settings
-from ..document import load_summary
-from ..errors import ConfigError, InputError
-from ..ffmpeg import locate
-from ..render import RenderJob, RenderSettings
-from ..render import render as run_render
-from ..tts import ENGINES
-from .progress import TerminalProgress
+from pipeline.cache import DEFAULT_LIMIT_MB
+from pipeline.cli.progress import TerminalProgress
+from pipeline.cli.settings import layered
+from pipeline.errors import ConfigError, InputError
+from pipeline.ffmpeg import locate
+from pipeline.narration.tts import ENGINES
+from pipeline.render import DEFAULT_CACHE, DEFAULT_SUMMARY, RenderJob, RenderSettings
+from pipeline.render import render as run_render
 
 VIDEO_FORMATS = ("landscape", "portrait", "square")
 
-# [render] keys of nlmg-media.toml and their TOML types. Options given on the command line win.
-_PROJECT_KEYS: dict[str, type] = {
+# The [render] table of nlmg-media.toml: key → TOML type. Options given on the command line win.
+PROJECT_SCHEMA: dict[str, type] = {
     "summary": str, "out": str, "cache": str, "engine": str, "voice": str, "lexicon": str,
     "formats": list, "motion": bool, "video": bool, "cache_limit_mb": int,
 }  # fmt: skip
-_PARAMETER_OF_KEY = {"out": "out_dir", "cache": "cache_dir", "video": "no_video"}  # others: the same name
-_KIND_NAMES = {str: "a string", list: "a list of strings", bool: "true or false", int: "a whole number ≥ 0"}
-
-
-def _apply_project_settings(ctx: click.Context, values: dict[str, Any]) -> None:
-    """Fill options left at their defaults from the ``[render]`` table of the project file."""
-    from click.core import ParameterSource
-
-    for key, value in project_settings("render").items():
-        kind = _PROJECT_KEYS.get(key)
-        if kind is None:
-            raise ConfigError(f"project config [render] has an unknown key {key!r} (known: {', '.join(_PROJECT_KEYS)})")
-        wrong_int = kind is int and (isinstance(value, bool) or (isinstance(value, int) and value < 0))
-        wrong_list = isinstance(value, list) and not all(isinstance(v, str) for v in value)
-        if not isinstance(value, kind) or wrong_int or wrong_list:
-            raise ConfigError(f"project config [render] {key} must be {_KIND_NAMES[kind]}")
-        name = _PARAMETER_OF_KEY.get(key, key)
-        if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
-            continue
-        if key == "engine" and value not in ENGINES:
-            raise ConfigError(f"project config [render] engine must be one of {', '.join(ENGINES)}")
-        if isinstance(value, list):
-            unknown = [v for v in value if v not in VIDEO_FORMATS]
-            if unknown:
-                raise ConfigError(f"project config [render] has an unknown video format {unknown[0]!r}")
-            value = tuple(value)
-        elif key == "video":
-            value = not value
-        elif isinstance(value, str) and key != "engine":
-            value = Path(value)
-
-        values[name] = value
+_OPTION_OF = {"out": "out_dir", "cache": "cache_dir"}  # others: the same name ("video" is --no-video inverted)
 
 
 @click.command()
 @click.argument(
-    "summary", required=False, default="assets/summary.md", metavar="[SUMMARY]", type=click.Path(path_type=Path)
+    "summary", required=False, default=str(DEFAULT_SUMMARY), metavar="[SUMMARY]", type=click.Path(path_type=Path)
 )
 @click.option(
     "--out",
@@ -75,7 +43,7 @@ def _apply_project_settings(ctx: click.Context, values: dict[str, Any]) -> None:
     "--cache",
     "cache_dir",
     type=click.Path(path_type=Path),
-    default=Path("output/.cache"),
+    default=DEFAULT_CACHE,
     show_default=True,
     metavar="DIR",
     help="Cache shared by renders (synthesised sentences, pictures).",
@@ -155,19 +123,21 @@ def render(
     from the [render] table of nlmg-media.toml (summary, out, cache, cache_limit_mb, engine, voice, lexicon,
     formats, motion, video); options given here win.
     """
-    values = dict(ctx.params)
-    _apply_project_settings(ctx, values)
-    summary, out_dir, cache_dir, engine, voice, lexicon, formats, motion, no_video, cache_limit_mb = (
-        values[name]
-        for name in ("summary", "out_dir", "cache_dir", "engine", "voice", "lexicon", "formats", "motion", "no_video",
-                     "cache_limit_mb")
-    )  # fmt: skip
+    values = layered(ctx, "render", PROJECT_SCHEMA, _OPTION_OF)
+    if values["engine"] not in ENGINES:
+        raise ConfigError(f"project config [render] engine must be one of {', '.join(ENGINES)}")
+    unknown = [name for name in values["formats"] if name not in VIDEO_FORMATS]
+    if unknown:
+        raise ConfigError(f"project config [render] has an unknown video format {unknown[0]!r}")
+    summary, out_dir, cache_dir, voice, lexicon = (
+        _path(values[name]) for name in ("summary", "out_dir", "cache_dir", "voice", "lexicon")
+    )
+    engine, formats, motion, cache_limit_mb = (
+        values[name] for name in ("engine", "formats", "motion", "cache_limit_mb")
+    )
+    no_video = no_video or not values.get("video", True)
     if engine == "gtts" and voice is not None:
         raise InputError("--voice applies to the piper engine only")
-    if out_dir is None:
-        out_dir = Path("output") / load_summary(summary).slug
-    if lexicon is None and (summary.parent / "lexicon.toml").is_file():
-        lexicon = summary.parent / "lexicon.toml"
     settings = RenderSettings(
         engine=engine,
         voice=voice,
@@ -188,7 +158,7 @@ def render(
         result = run_render(
             job,
             progress=progress.update,
-            on_wait=lambda: click.echo(f"Waiting for another render into {out_dir} to finish…", err=True),
+            on_wait=lambda folder: click.echo(f"Waiting for another render into {folder} to finish…", err=True),
         )
     if as_json:
         click.echo(
@@ -215,3 +185,8 @@ def render(
         f"{result.loudness.integrated_lufs:.1f} LUFS, {result.loudness.true_peak_dbtp:.1f} dBTP.",
         file=sys.stdout,
     )
+
+
+def _path(value: Any) -> Any:
+    """A path from an option (already a ``Path``) or from the project table (a string); ``None`` stays."""
+    return Path(value) if isinstance(value, str) else value

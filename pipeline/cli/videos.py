@@ -15,12 +15,29 @@ from typing import Any
 
 import click
 
-from .. import curation
-from ..config import project_settings
-from ..errors import ConfigError
-from ..playlist import format_duration, one_line
+from pipeline import curation
+from pipeline.cli.settings import layered
+from pipeline.curation.playlist import one_line
+from pipeline.errors import ConfigError
+from pipeline.progress import ProgressEvent, quiet
+from pipeline.times import clock
 
 _DEFAULTS = curation.RefreshSettings()
+
+# The [videos] table of nlmg-media.toml: key → TOML type. Options given on the command line win.
+PROJECT_SCHEMA: dict[str, type] = {
+    "list": str, "out": str, "jobs": int, "max_age": float, "timeout": float, "retries": int, "sleep": float,
+    "proxy": str,
+}  # fmt: skip
+_OPTION_OF = {"list": "list_path", "out": "out_dir"}
+
+
+def _settings() -> dict[str, Any]:
+    return layered(click.get_current_context(), "videos", PROJECT_SCHEMA, _OPTION_OF)
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 @click.group()
@@ -107,24 +124,24 @@ def refresh(
     A failed check never erases what the last good one found: the entry keeps its metadata and gets a status
     (private, removed, unavailable, geo_blocked, age_restricted, rate_limited, unreachable, error).
     """
-    project = project_settings("videos")
+    values = _settings()
     settings = curation.RefreshSettings(
-        jobs=_setting(jobs, project, "jobs", int, _DEFAULTS.jobs),
-        max_age=timedelta(hours=_setting(max_age, project, "max_age", float, 24.0)),
+        jobs=_or(values["jobs"], _DEFAULTS.jobs),
+        max_age=timedelta(hours=_or(values["max_age"], 24.0)),
         force=force,
-        socket_timeout=_setting(timeout, project, "timeout", float, _DEFAULTS.socket_timeout),
-        attempts=_setting(retries, project, "retries", int, _DEFAULTS.attempts),
-        sleep=_setting(sleep, project, "sleep", float, _DEFAULTS.sleep),
-        proxy=_setting(proxy, project, "proxy", str, None),
+        socket_timeout=_or(values["timeout"], _DEFAULTS.socket_timeout),
+        attempts=_or(values["retries"], _DEFAULTS.attempts),
+        sleep=_or(values["sleep"], _DEFAULTS.sleep),
+        proxy=values["proxy"],
         discover=not no_discover,
     )
     drawer = _ProgressDrawer() if sys.stderr.isatty() else None
     try:
         report = curation.refresh_videos(
-            _path(list_path, project, "list", curation.DEFAULT_LIST),
-            _path(out_dir, project, "out", curation.DEFAULT_OUT),
+            Path(_or(values["list_path"], curation.DEFAULT_LIST)),
+            Path(_or(values["out_dir"], curation.DEFAULT_OUT)),
             settings,
-            progress=drawer,
+            progress=drawer or quiet,
         )
     finally:
         if drawer is not None:
@@ -142,8 +159,7 @@ def refresh(
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def list_videos(out_dir: Path | None, as_json: bool) -> None:
     """Show the manifest: approved videos, then candidates waiting for approval."""
-    project = project_settings("videos")
-    out = _path(out_dir, project, "out", curation.DEFAULT_OUT)
+    out = Path(_or(_settings()["out_dir"], curation.DEFAULT_OUT))
     manifest = curation.load_manifest(out)
     if manifest is None:
         raise ConfigError(f"no video manifest in {out}; run `nlmg-media videos refresh` first")
@@ -156,7 +172,7 @@ def list_videos(out_dir: Path | None, as_json: bool) -> None:
             entry.role,
             entry.status,
             entry.kind,
-            format_duration(entry.duration),
+            clock(entry.duration),
             _cell(entry.id, 16),
             _cell(entry.display_title, 60),
             _cell(entry.creator, 24),
@@ -180,11 +196,11 @@ def list_videos(out_dir: Path | None, as_json: bool) -> None:
 @_out_option
 def approve(id_or_url: str, kind: str | None, note: str | None, list_path: Path | None, out_dir: Path | None) -> None:
     """Move a discovery candidate (by id or URL) into the curated list."""
-    project = project_settings("videos")
-    list_file = _path(list_path, project, "list", curation.DEFAULT_LIST)
+    values = _settings()
+    list_file = Path(_or(values["list_path"], curation.DEFAULT_LIST))
     entry = curation.approve_video(
         list_file,
-        _path(out_dir, project, "out", curation.DEFAULT_OUT),
+        Path(_or(values["out_dir"], curation.DEFAULT_OUT)),
         id_or_url,
         kind=kind,
         note=note,
@@ -199,16 +215,16 @@ class _ProgressDrawer:
     def __init__(self) -> None:
         self._bar: Any = None
 
-    def __call__(self, event: curation.RefreshProgress) -> None:
+    def __call__(self, event: ProgressEvent) -> None:
         if self._bar is None:
             self._bar = click.progressbar(
-                length=event.total,
-                label="Checking videos",
+                length=int(event.total),
+                label=event.stage,
                 file=sys.stderr,
                 item_show_func=lambda label: label,
             )
             self._bar.__enter__()
-        self._bar.update(1, current_item=_cell(f"{event.status}: {event.label}", 50))
+        self._bar.update(1, current_item=_cell(f"{event.status}: {event.detail}", 50))
 
     def close(self) -> None:
         if self._bar is not None:
@@ -220,21 +236,3 @@ def _cell(text: str | None, width: int) -> str:
     """Third-party text made safe for a terminal (no control sequences) and cut to ``width``."""
     line = one_line(text)
     return line if len(line) <= width else line[: width - 1] + "…"
-
-
-def _setting(value: Any, project: dict[str, Any], key: str, kind: type, default: Any) -> Any:
-    if value is not None:
-        return value
-    if key not in project:
-        return default
-    raw = project[key]
-    if kind is float and isinstance(raw, int) and not isinstance(raw, bool):
-        raw = float(raw)
-    if not isinstance(raw, kind) or isinstance(raw, bool):
-        expected = {int: "a whole number", float: "a number", str: "a string"}[kind]
-        raise ConfigError(f"project config [videos] {key} must be {expected}, got {raw!r}")
-    return raw
-
-
-def _path(value: Path | None, project: dict[str, Any], key: str, default: Path) -> Path:
-    return value if value is not None else Path(_setting(None, project, key, str, str(default)))

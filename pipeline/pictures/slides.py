@@ -1,0 +1,673 @@
+"""Slides: the picture model of the video and the drawing of each distinct picture, once.
+
+The picture of a captioned slideshow is piecewise constant in time. ``plan_shots`` turns the timeline and the
+caption cues into the sequence of distinct pictures (``Shot``: a ``Picture`` held from ``start`` to ``end``):
+
+- a title card (book title, author, "a one-page summary") from 0 until the first words (held at least a few
+  seconds, so it reads even when the narration starts at once);
+- a chapter card for each titled chapter, shown from the pause before the chapter's first word into its first
+  seconds;
+- body slides carrying the book and current chapter title;
+- over all of them, the caption of the cue playing at that moment.
+
+A picture has three parts, each drawn with Pillow at most once and kept in the cache (kind ``slide``) under the
+hash of exactly what is drawn on it: the calm generated ``Backdrop`` (gradient and soft light, no stock image),
+the ``Card`` text, and the ``Caption`` strip (the bottom 20 % of the frame, text on a legibility box). A still
+video flattens backdrop and card into one ``Slide`` (it changes a few times per chapter); with motion, the
+backdrop stays a layer of its own so it can move under still text. The caption strip is always separate, so a
+caption edit redraws one small strip. The video stage (``pipeline.video``) stacks the layers in ffmpeg.
+
+Typography is Lato from the ``font-lato`` package (not a system font), anti-aliased by FreeType.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from pipeline import atomic
+from pipeline.cache import Cache, content_key
+from pipeline.narration.captions import Cue
+from pipeline.narration.timeline import Timeline
+from pipeline.pictures.text import wrap
+
+# Bump when the drawing of any layer changes for the same content, so old cached pictures are not reused.
+SLIDE_VERSION = 5
+
+TITLE_CARD_SECONDS = 3.0  # the title card stays at least this long, even if speech starts at once
+CHAPTER_CARD_SECONDS = 3.0  # a chapter card is held this long (or until the next chapter)
+CHAPTER_CARD_LEAD = 0.25  # it appears this long after the previous chapter's last word ends
+BODY_MIN_SECONDS = 2.0  # a body slide shorter than this is not shown (the chapter card stays instead)
+
+CAPTION_BAND = 0.20  # captions live in the bottom 20 % of the frame…
+SIDE_MARGIN = 0.06  # …and never closer than 6 % of the width to a side (the safe area asks for ≥ 5 %)
+
+KICKER = "a one-page summary"
+
+# Colours: warm paper-white text, a muted secondary, a soft gold accent; captions sit on a near-black box.
+_TEXT = (247, 244, 236)
+_MUTED = (196, 204, 212)
+_ACCENT = (233, 196, 122)
+_CAPTION_TEXT = (255, 255, 255)
+_CAPTION_BOX = (10, 12, 20, 188)
+
+# Backdrop palettes: (dark corner, light corner, glow). Calm, dark enough for white text everywhere.
+# The first matches the cover art (dusk navy → sea grey), so the title card and the cover feel like one piece.
+_PALETTES: tuple[tuple[tuple[int, int, int], tuple[int, int, int], tuple[int, int, int]], ...] = (
+    ((14, 28, 44), (52, 84, 98), (150, 180, 190)),  # dusk navy → sea grey
+    ((13, 24, 38), (24, 70, 84), (90, 160, 170)),  # night → teal
+    ((22, 18, 40), (62, 42, 88), (160, 120, 200)),  # indigo → plum
+    ((14, 30, 28), (36, 80, 68), (120, 176, 146)),  # pine → sage
+    ((34, 22, 20), (88, 58, 42), (206, 150, 100)),  # espresso → amber
+    ((16, 24, 44), (46, 66, 112), (130, 156, 226)),  # navy → slate
+    ((34, 20, 34), (86, 46, 68), (206, 126, 156)),  # aubergine → rose
+)
+
+
+# --- the picture model -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backdrop:
+    """The generated background: a palette and a seed for the placement of its soft light."""
+
+    palette: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class Card:
+    """The text of a slide (title card, chapter card or body slide), drawn above the backdrop."""
+
+    kind: str  # "title" | "chapter" | "body"
+    title: str
+    author: str | None = None
+    chapter_title: str | None = None
+    chapter_number: int = 0  # 1-based; 0 when the summary has no titled chapters
+    chapter_count: int = 0
+
+
+@dataclass(frozen=True)
+class Slide:
+    """A backdrop with its card text, flattened into one still: the picture behind captions when nothing moves."""
+
+    backdrop: Backdrop
+    card: Card
+
+
+@dataclass(frozen=True)
+class Caption:
+    """The caption strip: the lines of the cue playing (none: an empty, transparent strip).
+
+    ``text`` is the cue on one line (words cut across lines joined again), for formats too narrow for the cue's
+    own line breaks.
+    """
+
+    lines: tuple[str, ...] = ()
+    text: str = ""
+
+
+Layer = Backdrop | Card | Slide | Caption
+
+
+@dataclass(frozen=True)
+class Picture:
+    backdrop: Backdrop
+    card: Card
+    caption: Caption
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A picture held on screen from ``start`` to ``end`` (seconds in the mastered narration)."""
+
+    start: float
+    end: float
+    picture: Picture
+
+
+def plan_shots(timeline: Timeline, cues: Sequence[Cue]) -> list[Shot]:
+    """The piecewise-constant sequence of distinct pictures covering ``[0, timeline.duration]``.
+
+    Consecutive shots always differ; a shot never has zero length. Times are exact (not yet snapped to frames).
+    """
+    duration = timeline.duration
+    if duration <= 0:
+        return []
+    cards = _card_changes(timeline, cues)
+    captions = _caption_changes(cues, duration)
+    times = sorted({t for t, _ in cards} | {t for t, _ in captions} | {0.0})
+    times = [t for t in times if 0.0 <= t < duration]
+    shots: list[Shot] = []
+    card_index = caption_index = 0
+    for i, start in enumerate(times):
+        while card_index + 1 < len(cards) and cards[card_index + 1][0] <= start:
+            card_index += 1
+        while caption_index + 1 < len(captions) and captions[caption_index + 1][0] <= start:
+            caption_index += 1
+        backdrop, card = cards[card_index][1]
+        picture = Picture(backdrop, card, captions[caption_index][1])
+        end = times[i + 1] if i + 1 < len(times) else duration
+        if shots and shots[-1].picture == picture:
+            shots[-1] = Shot(shots[-1].start, end, picture)
+        else:
+            shots.append(Shot(start, end, picture))
+    return shots
+
+
+def _has_chapter_cards(timeline: Timeline) -> bool:
+    # A summary without ``##`` headings is one chapter named after the book: no chapter card for it.
+    return not (len(timeline.chapters) == 1 and timeline.chapters[0].title.strip() == timeline.title.strip())
+
+
+def _card_changes(timeline: Timeline, cues: Sequence[Cue]) -> list[tuple[float, tuple[Backdrop, Card]]]:
+    """(time, layers) whenever the card changes; times are non-decreasing, the first is 0."""
+    duration = timeline.duration
+    first_word = timeline.words[0].start if timeline.words else duration
+    title_end = min(duration, max(first_word, TITLE_CARD_SECONDS))
+    changes: list[tuple[float, tuple[Backdrop, Card]]] = [
+        (0.0, (Backdrop(palette=0, seed=0), Card("title", timeline.title, timeline.author)))
+    ]
+    titled = _has_chapter_cards(timeline)
+    count = len(timeline.chapters) if titled else 0
+    last_word_end: dict[int, float] = {}
+    for word in timeline.words:
+        last_word_end[word.chapter] = max(last_word_end.get(word.chapter, 0.0), word.end)
+
+    # Where each chapter's slides begin: the first after the title card; the others in the pause before their
+    # first word, once the previous chapter has fallen silent and its last caption is gone.
+    starts: list[float] = []
+    for index, chapter in enumerate(timeline.chapters):
+        if index == 0:
+            starts.append(title_end)
+            continue
+        silent_from = last_word_end.get(index - 1, chapter.start) + CHAPTER_CARD_LEAD
+        for cue in cues:
+            if cue.start < chapter.start:
+                silent_from = max(silent_from, cue.end)
+        starts.append(max(min(chapter.start, silent_from), starts[-1]))
+
+    for index, chapter in enumerate(timeline.chapters):
+        backdrop = Backdrop(palette=1 + index % (len(_PALETTES) - 1), seed=index + 1)
+        number = index + 1 if titled else 0
+        start = starts[index]
+        end = starts[index + 1] if index + 1 < len(starts) else duration
+        if titled:
+            changes.append((start, (backdrop, Card("chapter", timeline.title, timeline.author, chapter.title,
+                                                   number, count))))  # fmt: skip
+            start += CHAPTER_CARD_SECONDS
+            if end - start < BODY_MIN_SECONDS:
+                continue  # a short chapter keeps its card rather than flashing its body slide
+        changes.append((start, (backdrop, Card("body", timeline.title, timeline.author, chapter.title, number,
+                                               count))))  # fmt: skip
+    # Later changes at the same instant win.
+    deduplicated: list[tuple[float, tuple[Backdrop, Card]]] = []
+    for time, layers in changes:
+        time = max(time, deduplicated[-1][0]) if deduplicated else time
+        if deduplicated and deduplicated[-1][0] == time:
+            deduplicated[-1] = (time, layers)
+        else:
+            deduplicated.append((time, layers))
+    return deduplicated
+
+
+def _caption_changes(cues: Sequence[Cue], duration: float) -> list[tuple[float, Caption]]:
+    """(time, caption) whenever the caption changes; the empty caption between cues."""
+    changes: list[tuple[float, Caption]] = [(0.0, Caption())]
+    for cue in sorted(cues, key=lambda c: c.start):
+        start, end = max(0.0, cue.start), min(cue.end, duration)
+        if end <= start:
+            continue
+        if changes[-1][0] >= start:  # overlapping cues: the later one takes over where it starts
+            while len(changes) > 1 and changes[-1][0] >= start:
+                changes.pop()
+        lines = tuple(line.strip() for line in cue.lines if line.strip())
+        changes.append((start, Caption(lines, cue.body)))  # body re-joins words the cue cut across lines
+        changes.append((end, Caption()))
+    return changes
+
+
+# --- layout ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaptionArea:
+    """Where captions go in a frame of ``width`` × ``height``: a band at the bottom, full width."""
+
+    y: int
+    height: int
+
+
+def caption_area(size: tuple[int, int]) -> CaptionArea:
+    """The caption band: the bottom 20 % of the frame (the strip image is drawn at this size)."""
+    width, height = size
+    band = round(height * CAPTION_BAND)
+    return CaptionArea(y=height - band, height=band)
+
+
+@dataclass(frozen=True)
+class _CaptionStyle:
+    largest: int  # font size tried first (px)
+    smallest: int
+    max_lines: int
+    centred: bool  # box centred vertically in the band (portrait) rather than resting near its bottom
+
+
+def _caption_style(size: tuple[int, int]) -> _CaptionStyle:
+    width, height = size
+    if height > width:  # portrait (Shorts/Reels): larger type, re-wrapped to the narrow frame, centred
+        return _CaptionStyle(largest=round(height * 0.034), smallest=round(height * 0.022), max_lines=4,
+                             centred=True)  # fmt: skip
+    return _CaptionStyle(largest=round(height * 0.048), smallest=round(height * 0.03), max_lines=3, centred=False)
+
+
+# --- drawing -----------------------------------------------------------------------------------------------
+
+
+class SlideStore:
+    """Draws picture layers on demand, each once, and keeps them in the cache (kind ``slide``) as PNG.
+
+    The key of a layer is the hash of what is drawn on it (its content, the frame size and ``SLIDE_VERSION``),
+    so an unchanged picture is never drawn again and a caption edit draws only the strips it touches.
+    """
+
+    def __init__(self, cache: Cache, size: tuple[int, int]) -> None:
+        self.cache = cache
+        self.size = size
+
+    def key(self, layer: Layer) -> str:
+        return content_key("slide", SLIDE_VERSION, type(layer).__name__, list(self.size), asdict(layer))
+
+    def path(self, layer: Layer) -> Path:
+        """Where the layer's picture is (or will be, once drawn) in the cache."""
+        return self.cache.path("slide", self.key(layer), ".png")
+
+    def paths(self, layers: Iterable[Layer], progress: Callable[[float], None] | None = None) -> dict[Layer, Path]:
+        """The cached PNG of each layer, drawing the missing ones (two at a time: Pillow's heavy C work, PNG
+        compression included, releases the GIL)."""
+        wanted = list(dict.fromkeys(layers))
+        found: dict[Layer, Path] = {}
+        missing: list[Layer] = []
+        for layer in wanted:
+            path = self.cache.get("slide", self.key(layer), ".png")
+            if path is None:
+                missing.append(layer)
+            else:
+                found[layer] = path
+        if missing:
+            # Full-frame pictures first: they are the slowest, then both threads share the many small strips.
+            missing.sort(key=lambda layer: isinstance(layer, Caption))
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                for done, (layer, path) in enumerate(
+                    zip(missing, pool.map(self._draw_and_store, missing), strict=True), 1
+                ):
+                    found[layer] = path
+                    if progress is not None:
+                        progress(done / len(missing))
+        return {layer: found[layer] for layer in wanted}
+
+    def _draw_and_store(self, layer: Layer) -> Path:
+        image = draw_layer(layer, self.size)
+        path = self.path(layer)
+        with atomic.atomic_path(path) as tmp:
+            # Level 1: these are read once per encode; fast compression beats small files here.
+            image.save(tmp, "PNG", compress_level=1)
+        return path
+
+
+def draw_layer(layer: Layer, size: tuple[int, int]) -> Image.Image:
+    """Draw one layer: RGB for a backdrop or a slide; RGBA (transparent around the text) for a card or a caption."""
+    if isinstance(layer, Backdrop):
+        return draw_backdrop(layer, size)
+    if isinstance(layer, Slide):
+        return draw_slide(layer, size)
+    if isinstance(layer, Card):
+        return draw_card(layer, size)
+    return draw_caption(layer, size)
+
+
+def draw_backdrop(backdrop: Backdrop, size: tuple[int, int]) -> Image.Image:
+    """A calm generated background: a diagonal two-tone gradient, a few large soft glows and a vignette.
+
+    Computed at 1/8 resolution and scaled up: everything in it is smooth. (No grain: the encoder would smooth it
+    away, and it makes every picture slower to store and to decode.)
+    """
+    return _backdrop(backdrop, size).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _backdrop(backdrop: Backdrop, size: tuple[int, int]) -> Image.Image:
+    # Memoised: the chapter card and the body slide of a chapter share their backdrop.
+    width, height = size
+    dark, light, glow = (np.asarray(c, np.float32) for c in _PALETTES[backdrop.palette % len(_PALETTES)])
+    small_w, small_h = max(2, width // 8), max(2, height // 8)
+    rng = np.random.default_rng(backdrop.seed)
+    ys, xs = np.mgrid[0:small_h, 0:small_w].astype(np.float32)
+    u, v = xs / (small_w - 1), ys / (small_h - 1)
+    aspect = width / height
+    # Diagonal ramp from the dark top-left to the lighter bottom-right, eased so the middle stays calm.
+    ramp = np.clip((u * aspect * 0.55 + v * 0.45) / (aspect * 0.55 + 0.45), 0, 1)
+    ramp = ramp * ramp * (3 - 2 * ramp)
+    pixels = dark + (light - dark) * ramp[..., None] * 0.85
+    for _ in range(4):
+        cx, cy = rng.uniform(0.1, 0.9), rng.uniform(0.05, 0.7)
+        radius = rng.uniform(0.18, 0.42)
+        strength = rng.uniform(0.10, 0.22)
+        d2 = ((u - cx) * aspect) ** 2 + (v - cy) ** 2
+        weight = strength * np.exp(-d2 / (2 * radius * radius * max(aspect, 1 / aspect)))
+        pixels = pixels + (glow - pixels) * weight[..., None]
+    vignette = 1.0 - 0.38 * np.clip(((u - 0.5) ** 2 + (v - 0.5) ** 2) / 0.5, 0, 1)
+    pixels = pixels * vignette[..., None]
+    small = Image.fromarray(np.clip(pixels + 0.5, 0, 255).astype(np.uint8))
+    return small.resize((width, height), Image.Resampling.BILINEAR)  # smooth either way; bilinear is faster
+
+
+def draw_slide(slide: Slide, size: tuple[int, int]) -> Image.Image:
+    """The backdrop with its card text composited on it (RGB)."""
+    ink, shadow, blur = _card_ink(slide.card, size)
+    painted, offset = ink.render(shadow, blur)
+    picture = _backdrop(slide.backdrop, size).convert("RGBA")
+    picture.alpha_composite(painted, dest=offset)
+    return picture.convert("RGB")
+
+
+def _font(weight: str, size: int) -> ImageFont.FreeTypeFont:
+    """A Lato face from the ``font-lato`` package. One per drawing thread: a FreeType face must not be used by
+    two threads at once."""
+    return _thread_font(threading.get_ident(), weight, max(1, size))
+
+
+@functools.lru_cache(maxsize=256)
+def _thread_font(thread: int, weight: str, size: int) -> ImageFont.FreeTypeFont:
+    import font_lato
+
+    return ImageFont.truetype(font_lato.font_files[weight], size)
+
+
+class _Ink:
+    """Text and shapes painted as one alpha mask per colour, then merged into a straight-alpha RGBA layer.
+
+    Drawing anti-aliased text straight onto a transparent RGBA image darkens its edges (the colour is blended
+    with transparent black); masks per colour composited with ``alpha_composite`` keep edges clean.
+    """
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        self.size = size
+        self.masks: dict[tuple[int, int, int], Image.Image] = {}
+
+    def draw(self, colour: tuple[int, int, int]) -> ImageDraw.ImageDraw:
+        if colour not in self.masks:
+            self.masks[colour] = Image.new("L", self.size, 0)
+        return ImageDraw.Draw(self.masks[colour])
+
+    def render(self, shadow: float = 0.0, blur: float = 0.0) -> tuple[Image.Image, tuple[int, int]]:
+        """The painted part only (with a soft drop shadow): an RGBA image and where it goes in the frame.
+
+        Work happens inside the bounding box of the ink: most of a card is empty.
+        """
+        combined = Image.new("L", self.size, 0)
+        for mask in self.masks.values():
+            combined.paste(255, (0, 0), mask)
+        box = combined.getbbox()
+        if box is None:
+            return Image.new("RGBA", (1, 1), (0, 0, 0, 0)), (0, 0)
+        pad = int(blur * 3) + 2 if shadow > 0 else 0
+        box = (max(0, box[0] - pad), max(0, box[1] - pad),
+               min(self.size[0], box[2] + pad), min(self.size[1], box[3] + pad))  # fmt: skip
+        crop_size = (box[2] - box[0], box[3] - box[1])
+        layer = Image.new("RGBA", crop_size, (0, 0, 0, 0))
+        if shadow > 0:
+            soft = combined.crop(box).filter(ImageFilter.GaussianBlur(blur))
+            layer.putalpha(soft.point(lambda a: int(a * shadow)))
+        for colour, mask in self.masks.items():
+            solid = Image.new("RGBA", crop_size, (*colour, 0))
+            solid.putalpha(mask.crop(box))
+            layer.alpha_composite(solid)
+        return layer, box[:2]
+
+    def image(self, shadow: float = 0.0, blur: float = 0.0) -> Image.Image:
+        """The full-frame transparent layer."""
+        painted, offset = self.render(shadow, blur)
+        layer = Image.new("RGBA", self.size, (0, 0, 0, 0))
+        layer.paste(painted, offset)
+        return layer
+
+
+def _balancedwrap(text: str, font: ImageFont.FreeTypeFont, width: float) -> list[str]:
+    """Wrap into as few lines as greedy wrapping needs, but with lines of even length (no lone last word)."""
+    lines = wrap(text, font, width)
+    if len(lines) < 2:
+        return lines
+    narrow, wide = max(font.getlength(word) for word in text.split()), width
+    for _ in range(14):  # bisect the narrowest width that still needs no more lines
+        middle = (narrow + wide) / 2
+        if len(wrap(text, font, middle)) <= len(lines):
+            wide = middle
+        else:
+            narrow = middle
+    return wrap(text, font, wide)
+
+
+def _fit_lines(
+    text: str, weight: str, width: float, largest: int, smallest: int, max_lines: int
+) -> tuple[ImageFont.FreeTypeFont, list[str]]:
+    """The largest size (stepping down) at which ``text`` wraps into ``max_lines`` lines of ``width``."""
+    size = largest
+    while True:
+        font = _font(weight, size)
+        lines = _balancedwrap(text, font, width)
+        if (len(lines) <= max_lines and all(font.getlength(line) <= width for line in lines)) or size <= smallest:
+            return font, lines
+        size = max(smallest, size - max(2, size // 16))
+
+
+def _fit_one_line(text: str, weight: str, size: int, width: float, tracking: float = 0.0,
+                  suffix: str = "") -> tuple[ImageFont.FreeTypeFont, str]:  # fmt: skip
+    """``text + suffix`` on one line of ``width``: the type steps down to 70 %, then ``text`` (never the suffix)
+    is cut with an ellipsis. ``tracking`` is letter-spacing as a share of the size (small caps lines)."""
+
+    def measure(font: ImageFont.FreeTypeFont, line: str) -> float:
+        return font.getlength(line) + tracking * font.size * max(0, len(line) - 1)
+
+    smallest = max(1, round(size * 0.7))
+    for step in range(size, smallest - 1, -1):
+        font = _font(weight, step)
+        if measure(font, text + suffix) <= width:
+            return font, text + suffix
+    font = _font(weight, smallest)
+    while len(text) > 1 and measure(font, text.rstrip() + "…" + suffix) > width:
+        text = text[:-1]
+    return font, text.rstrip() + "…" + suffix
+
+
+def _tracked(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, font: ImageFont.FreeTypeFont,
+             tracking: float, anchor: str = "l") -> float:  # fmt: skip
+    """Letter-spaced small caps line (Pillow has no tracking). ``anchor`` 'l', 'm' or 'r'; returns its width."""
+    advances = [font.getlength(ch) + tracking for ch in text]
+    total = sum(advances) - tracking if advances else 0.0
+    x = xy[0] - {"l": 0.0, "m": total / 2, "r": total}[anchor]
+    for ch, advance in zip(text, advances, strict=True):
+        draw.text((x, xy[1]), ch, font=font, fill=255, anchor="ls")
+        x += advance
+    return total
+
+
+def draw_card(card: Card, size: tuple[int, int]) -> Image.Image:
+    """The text of a title card, chapter card or body slide on a transparent layer."""
+    ink, shadow, blur = _card_ink(card, size)
+    return ink.image(shadow, blur)
+
+
+def _card_ink(card: Card, size: tuple[int, int]) -> tuple[_Ink, float, float]:
+    """Paint the card's text; return the painter and its shadow strength and blur radius."""
+    width, height = size
+    unit = min(width, height) / 1080  # type scales with the short side; all formats are 1080 on it
+    ink = _Ink(size)
+    portrait = height > width
+    if card.kind == "body":
+        _draw_body_header(ink, card, size, unit, portrait)
+        return ink, 0.45, 6 * unit
+
+    # Title and chapter cards: a centred stack above the caption band — kicker, headline, rule, byline.
+    max_width = width * (0.84 if portrait or width == height else 0.76)
+    if card.kind == "title":
+        kicker = KICKER.upper()
+        headline_font, headline = _fit_lines(card.title, "LatoBlack", max_width, round(124 * unit),
+                                             round(64 * unit), 3)  # fmt: skip
+        byline_font, byline = _fit_one_line(card.author or "", "LatoLight", round(54 * unit), max_width)
+    else:
+        kicker = (f"Chapter {card.chapter_number} of {card.chapter_count}" if card.chapter_count else "").upper()
+        headline_font, headline = _fit_lines(card.chapter_title or "", "LatoBold", max_width, round(96 * unit),
+                                             round(56 * unit), 3)  # fmt: skip
+        byline_font, byline = _fit_one_line(card.title + (f"  ·  {card.author}" if card.author else ""), "Lato",
+                                            round(34 * unit), max_width)  # fmt: skip
+    kicker_font = _font("LatoBold", round(28 * unit))
+    line_height = headline_font.size * 1.12
+    gap = 34 * unit
+    rule_height = max(2, round(4 * unit))
+    blocks = [
+        kicker_font.size if kicker else 0,
+        gap if kicker else 0,
+        line_height * len(headline),
+        gap,
+        rule_height,
+        gap * 1.2,
+        byline_font.size if byline else 0,
+    ]
+    stack = sum(blocks)
+    centre_y = height * (0.42 if portrait else 0.43)
+    y = centre_y - stack / 2
+    cx = width / 2
+    if kicker:
+        _tracked(ink.draw(_ACCENT), (cx, y + kicker_font.size * 0.8), kicker, kicker_font, 0.22 * kicker_font.size,
+                 "m")  # fmt: skip
+        y += kicker_font.size + gap
+    draw = ink.draw(_TEXT)
+    for line in headline:
+        draw.text((cx, y + headline_font.size * 0.85), line, font=headline_font, fill=255, anchor="ms")
+        y += line_height
+    y += gap
+    rule_width = 110 * unit
+    ink.draw(_ACCENT).rectangle((cx - rule_width / 2, y, cx + rule_width / 2, y + rule_height - 1), fill=255)
+    y += rule_height + gap * 1.2
+    if byline:
+        colour = _TEXT if card.kind == "title" else _MUTED
+        ink.draw(colour).text((cx, y + byline_font.size * 0.8), byline, font=byline_font, fill=255, anchor="ms")
+    return ink, 0.5, 10 * unit
+
+
+def _draw_body_header(ink: _Ink, card: Card, size: tuple[int, int], unit: float, portrait: bool) -> None:
+    """Body slides: a quiet header (book title, chapter title, accent rule); the middle stays calm."""
+    width, height = size
+    margin_x = width * (0.08 if portrait else SIDE_MARGIN)
+    top = height * (0.08 if portrait else 0.085)
+    chapter_size = round((72 if portrait else 56) * unit)
+    anchor, x = ("m", width / 2) if portrait else ("l", margin_x)
+    text_anchor = "ms" if portrait else "ls"
+    counter = f"   ·   {card.chapter_number} / {card.chapter_count}" if card.chapter_count else ""
+    kicker_font, kicker = _fit_one_line(card.title.upper(), "LatoBold", round((28 if portrait else 24) * unit),
+                                        width - 2 * margin_x, tracking=0.2, suffix=counter)  # fmt: skip
+    _tracked(ink.draw(_MUTED), (x, top + kicker_font.size * 0.8), kicker, kicker_font, 0.2 * kicker_font.size,
+             anchor)  # fmt: skip
+    y = top + kicker_font.size + 26 * unit
+    chapter = card.chapter_title if card.chapter_title and card.chapter_title != card.title else None
+    if chapter:
+        font, lines = _fit_lines(chapter, "LatoBold", width - 2 * margin_x if portrait else width * 0.62,
+                                 chapter_size, round(chapter_size * 0.7), 2)  # fmt: skip
+        draw = ink.draw(_TEXT)
+        for line in lines:
+            draw.text((x, y + font.size * 0.85), line, font=font, fill=255, anchor=text_anchor)
+            y += font.size * 1.14
+        y += 22 * unit
+    rule_width, rule_height = 72 * unit, max(2, round(3 * unit))
+    left = x - rule_width / 2 if portrait else x
+    ink.draw(_ACCENT).rectangle((left, y, left + rule_width, y + rule_height - 1), fill=255)
+
+
+def draw_caption(caption: Caption, size: tuple[int, int]) -> Image.Image:
+    """The caption strip (full width × the caption band): centred lines on a rounded translucent box.
+
+    The cue's own line breaks are kept when they fit; otherwise (narrow formats) the text is re-wrapped, and the
+    type steps down until it fits the band.
+    """
+    width, _ = size
+    area = caption_area(size)
+    strip_size = (width, area.height)
+    if not caption.lines:
+        return Image.new("RGBA", strip_size, (0, 0, 0, 0))
+    style = _caption_style(size)
+    margin_x = width * SIDE_MARGIN
+    font, lines = _fit_caption(caption, width - 2 * margin_x, area.height, style)
+    pad_x, pad_y = font.size * 0.55, font.size * 0.28
+    line_height = font.size * 1.22
+    text_height = line_height * len(lines)
+    box_w = max(font.getlength(line) for line in lines) + 2 * pad_x
+    box_h = text_height + 2 * pad_y
+    # Portrait: centred in the band. Otherwise resting near the bottom, inside the 5 % title-safe edge.
+    top = (area.height - box_h) / 2 if style.centred else area.height - box_h - size[1] * 0.05
+    box_w, box_h = math.ceil(box_w), math.ceil(box_h)
+    top, left = round(max(0.0, top)), round((width - box_w) / 2)
+
+    # Everything is drawn in a box-sized image and placed on the transparent strip (most of it stays empty).
+    box = Image.new("RGBA", (box_w, box_h), (*_CAPTION_BOX[:3], 0))
+    box.putalpha(_rounded_mask((box_w, box_h), round(font.size * 0.32), _CAPTION_BOX[3]))
+    text_mask = Image.new("L", (box_w, box_h), 0)
+    draw = ImageDraw.Draw(text_mask)
+    baseline = pad_y + (line_height + font.size * 0.72) / 2
+    for line in lines:
+        draw.text((box_w / 2, baseline), line, font=font, fill=255, anchor="ms")
+        baseline += line_height
+    text = Image.new("RGBA", (box_w, box_h), (*_CAPTION_TEXT, 0))
+    text.putalpha(text_mask)
+    strip = Image.new("RGBA", strip_size, (0, 0, 0, 0))
+    strip.paste(Image.alpha_composite(box, text), (left, top))
+    return strip
+
+
+def _rounded_mask(size: tuple[int, int], radius: int, opacity: int) -> Image.Image:
+    """An anti-aliased rounded rectangle as an alpha mask (corners supersampled once per radius)."""
+    width, height = size
+    radius = max(1, min(radius, width // 2, height // 2))
+    mask = Image.new("L", size, opacity)
+    corner = _corner(radius, opacity)
+    mask.paste(corner, (0, 0))
+    mask.paste(corner.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (width - radius, 0))
+    mask.paste(corner.transpose(Image.Transpose.FLIP_TOP_BOTTOM), (0, height - radius))
+    mask.paste(corner.transpose(Image.Transpose.ROTATE_180), (width - radius, height - radius))
+    return mask
+
+
+@functools.lru_cache(maxsize=16)
+def _corner(radius: int, opacity: int) -> Image.Image:
+    """The top-left quarter of a rounded box: a quarter disc drawn at 4× and scaled down (anti-aliased)."""
+    scale = 4
+    big = Image.new("L", (radius * scale, radius * scale), 0)
+    ImageDraw.Draw(big).ellipse((0, 0, 2 * radius * scale - 1, 2 * radius * scale - 1), fill=opacity)
+    return big.resize((radius, radius), Image.Resampling.LANCZOS)
+
+
+def _fit_caption(caption: Caption, width: float, band_height: int,
+                 style: _CaptionStyle) -> tuple[ImageFont.FreeTypeFont, list[str]]:  # fmt: skip
+    """The largest type at which the caption fits the band: the cue's own lines if they fit the width, else
+    its text re-wrapped into even lines; at the smallest size, the cue's lines whatever happens."""
+    text = caption.text or " ".join(caption.lines)
+    for size in range(style.largest, style.smallest - 1, -2):
+        font = _font("LatoBold", size)
+        available = width - 2 * font.size * 0.55
+        for lines in (list(caption.lines), _balancedwrap(text, font, available)):
+            height = font.size * 1.22 * len(lines) + 2 * font.size * 0.28
+            if (
+                len(lines) <= style.max_lines
+                and height <= band_height * 0.92
+                and all(font.getlength(line) <= available for line in lines)
+            ):
+                return font, lines
+    return _font("LatoBold", style.smallest), list(caption.lines)

@@ -1,0 +1,549 @@
+"""The podcast feed: the episode registry (``episodes.json``) and ``feed.xml`` (RSS 2.0 + itunes + podcast).
+
+The registry is the memory of the site. Each episode's GUID and first publish date are written there the first
+time it is published and never recomputed, so re-publishing (from any machine that has the site folder, with
+the same or another base URL) never makes apps show an episode twice; an episode whose render folder is not
+given again stays in the feed from what the registry remembers.
+
+The feed is built with feedgen (its ``podcast`` extension writes the ``itunes:`` tags) plus a small extension
+of our own for the Podcasting 2.0 namespace (``podcast:guid``, ``podcast:locked``, ``podcast:transcript``,
+``podcast:chapters``) and Podlove Simple Chapters (``psc:chapters``, chapters inline for apps such as gPodder).
+
+The namespace's spec says clients must treat its original GitHub URI as identical to the current one, but some
+parsers (podcastparser, gPodder's, as of 0.6.11) know only the old URI. So each item repeats its preferred
+transcript and its chapters link once under a second prefix bound to the old URI: those parsers find them, apps
+that match the ``podcast:`` prefix see no duplicate, and apps that honour both URIs see the same link twice.
+feedgen 1.0 only knows the old ``itunes:explicit`` values ``yes|no|clean``; Apple now
+documents ``true|false``, so the extension rewrites the value in the output rather than replacing the library.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from pipeline import __version__, atomic
+from pipeline.errors import ConfigError, InputError
+from pipeline.times import clock, iso_utc, parse_iso
+
+REGISTRY_NAME = "episodes.json"
+REGISTRY_SCHEMA = 1
+FEED_NAME = "feed.xml"
+
+ITUNES_NAMESPACE = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+PODCAST_NAMESPACE = "https://podcastindex.org/namespace/1.0"
+PODCAST_LEGACY_NAMESPACE = "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
+PSC_NAMESPACE = "http://podlove.org/simple-chapters"
+# Podcasting 2.0 `podcast:guid`: UUIDv5 of the feed URL (scheme and trailing slashes removed) in this namespace.
+PODCAST_GUID_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
+
+# Apple Podcasts categories (the 2019 list Apple still documents); a subcategory must belong to its category.
+APPLE_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "Arts": ("Books", "Design", "Fashion & Beauty", "Food", "Performing Arts", "Visual Arts"),
+    "Business": ("Careers", "Entrepreneurship", "Investing", "Management", "Marketing", "Non-Profit"),
+    "Comedy": ("Comedy Interviews", "Improv", "Stand-Up"),
+    "Education": ("Courses", "How To", "Language Learning", "Self-Improvement"),
+    "Fiction": ("Comedy Fiction", "Drama", "Science Fiction"),
+    "Government": (),
+    "History": (),
+    "Health & Fitness": ("Alternative Health", "Fitness", "Medicine", "Mental Health", "Nutrition", "Sexuality"),
+    "Kids & Family": ("Education for Kids", "Parenting", "Pets & Animals", "Stories for Kids"),
+    "Leisure": (
+        "Animation & Manga",
+        "Automotive",
+        "Aviation",
+        "Crafts",
+        "Games",
+        "Hobbies",
+        "Home & Garden",
+        "Video Games",
+    ),  # fmt: skip
+    "Music": ("Music Commentary", "Music History", "Music Interviews"),
+    "News": (
+        "Business News",
+        "Daily News",
+        "Entertainment News",
+        "News Commentary",
+        "Politics",
+        "Sports News",
+        "Tech News",
+    ),  # fmt: skip
+    "Religion & Spirituality": (
+        "Buddhism",
+        "Christianity",
+        "Hinduism",
+        "Islam",
+        "Judaism",
+        "Religion",
+        "Spirituality",
+    ),  # fmt: skip
+    "Science": (
+        "Astronomy",
+        "Chemistry",
+        "Earth Sciences",
+        "Life Sciences",
+        "Mathematics",
+        "Natural Sciences",
+        "Nature",
+        "Physics",
+        "Social Sciences",
+    ),  # fmt: skip
+    "Society & Culture": ("Documentary", "Personal Journals", "Philosophy", "Places & Travel", "Relationships"),
+    "Sports": (
+        "Baseball",
+        "Basketball",
+        "Cricket",
+        "Fantasy Sports",
+        "Football",
+        "Golf",
+        "Hockey",
+        "Rugby",
+        "Running",
+        "Soccer",
+        "Swimming",
+        "Tennis",
+        "Volleyball",
+        "Wilderness",
+        "Wrestling",
+    ),  # fmt: skip
+    "Technology": (),
+    "True Crime": (),
+    "TV & Film": ("After Shows", "Film History", "Film Interviews", "Film Reviews", "TV Reviews"),
+}
+DEFAULT_CATEGORY = "Arts › Books"
+
+# Characters XML 1.0 cannot carry at all (lxml refuses them); untrusted text is cleaned of them first.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def podcast_guid(feed_url: str) -> str:
+    """The Podcasting 2.0 ``podcast:guid`` of a feed URL (``podnews.net/rss`` → ``9b024349-…``)."""
+    bare = re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*://", "", feed_url.strip()).rstrip("/")
+    return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, bare))
+
+
+def episode_guid(channel_guid: str, slug: str) -> str:
+    """A new episode's GUID; computed once, at first publish, then read back from the registry forever."""
+    return str(uuid.uuid5(uuid.UUID(channel_guid), slug))
+
+
+def parse_category(text: str) -> tuple[str, str | None]:
+    """``"Arts › Books"`` (or ``Arts > Books``, ``Arts/Books``, ``arts:books``) → ``("Arts", "Books")``."""
+    parts = [p.strip() for p in re.split(r"\s*(?:›|>|/|:)\s*", text.strip()) if p.strip()]
+    if not parts or len(parts) > 2:
+        raise ConfigError(f"category {text!r} should be 'Category' or 'Category › Subcategory', e.g. 'Arts › Books'")
+    by_lower = {name.lower(): name for name in APPLE_CATEGORIES}
+    main = by_lower.get(parts[0].lower())
+    if main is None:
+        raise ConfigError(
+            f"{parts[0]!r} is not an Apple Podcasts category (e.g. {', '.join(list(APPLE_CATEGORIES)[:6])}…)"
+        )
+    if len(parts) == 1:
+        return main, None
+    subs = {name.lower(): name for name in APPLE_CATEGORIES[main]}
+    sub = subs.get(parts[1].lower())
+    if sub is None:
+        choices = ", ".join(APPLE_CATEGORIES[main]) or "none"
+        raise ConfigError(f"{parts[1]!r} is not a subcategory of {main!r} in Apple Podcasts (choices: {choices})")
+    return main, sub
+
+
+def normalise_base_url(base_url: str) -> str:
+    """Check that ``base_url`` is an absolute http(s) URL and return it without a trailing slash."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InputError(
+            f"--base-url must be an absolute http(s) URL such as https://example.org/podcast, got {base_url!r}"
+        )
+    if parts.query or parts.fragment:
+        raise InputError(f"--base-url must not have a query or fragment: {base_url!r}")
+    return base_url.strip().rstrip("/")
+
+
+def site_url(base_url: str, relative_path: str) -> str:
+    """The public URL of a file of the site (``relative_path`` uses forward slashes)."""
+    return f"{base_url.rstrip('/')}/{quote(relative_path)}"
+
+
+def xml_safe(text: str) -> str:
+    """Untrusted text made safe to hand to lxml: XML-invalid control characters dropped (escaping is lxml's)."""
+    return _XML_INVALID.sub("", text)
+
+
+# --------------------------------------------------------------------------------------------- the registry
+
+
+@dataclass
+class EpisodeRecord:
+    """One published episode as ``episodes.json`` remembers it; ``files`` paths are relative to the site.
+
+    ``guid`` and ``first_published`` are set once and never changed; ``updated`` moves when the episode's
+    audio, title or description changes (it drives the feed's ``lastBuildDate``).
+    """
+
+    slug: str
+    guid: str
+    first_published: datetime
+    updated: datetime
+    title: str
+    description: str
+    book: dict[str, Any]
+    duration: float
+    chapters: list[dict[str, Any]]
+    files: dict[str, dict[str, Any]]
+
+    @property
+    def audio(self) -> dict[str, Any]:
+        return self.files["audio"]
+
+    def to_json(self, base_url: str) -> dict[str, Any]:
+        return {
+            "slug": self.slug,
+            "guid": self.guid,
+            "first_published": iso_utc(self.first_published),
+            "updated": iso_utc(self.updated),
+            "title": self.title,
+            "description": self.description,
+            "book": self.book,
+            "duration": self.duration,
+            "chapters": self.chapters,
+            # The registry keeps the enclosure URL and size for readers of episodes.json; the URL is rebuilt from
+            # the path and the current base URL on every publish, so moving the site keeps working.
+            "enclosure": {
+                "url": site_url(base_url, self.audio["path"]),
+                "bytes": self.audio["bytes"],
+                "type": self.audio["mime"],
+            },
+            "files": self.files,
+        }
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> EpisodeRecord:
+        return cls(
+            slug=str(value["slug"]),
+            guid=str(value["guid"]),
+            first_published=_stamp(value["first_published"]),
+            updated=_stamp(value.get("updated", value["first_published"])),
+            title=str(value["title"]),
+            description=str(value.get("description", "")),
+            book=dict(value.get("book", {})),
+            duration=float(value.get("duration", 0.0)),
+            chapters=list(value.get("chapters", [])),
+            files={str(k): dict(v) for k, v in value["files"].items()},
+        )
+
+
+@dataclass
+class EpisodeRegistry:
+    """The contents of ``episodes.json``: channel facts worth keeping, and every episode ever published."""
+
+    channel: dict[str, Any] = field(default_factory=dict)
+    episodes: dict[str, EpisodeRecord] = field(default_factory=dict)
+
+    def ordered(self) -> list[EpisodeRecord]:
+        """Newest first (what Apple shows for an episodic show); ties broken by slug for stable output."""
+        return sorted(self.episodes.values(), key=lambda e: (e.first_published, e.slug), reverse=True)
+
+    def record(
+        self,
+        *,
+        slug: str,
+        channel_guid: str,
+        title: str,
+        description: str,
+        book: dict[str, Any],
+        duration: float,
+        chapters: list[dict[str, Any]],
+        files: dict[str, dict[str, Any]],
+        now: datetime,
+    ) -> EpisodeRecord:
+        """Add or refresh an episode, keeping its GUID and first publish date if it was published before."""
+        old = self.episodes.get(slug)
+        if old is None:
+            record = EpisodeRecord(
+                slug, episode_guid(channel_guid, slug), now, now, title, description, book, duration, chapters, files
+            )
+        else:
+            changed = (
+                old.audio.get("sha256") != files["audio"].get("sha256")
+                or old.title != title
+                or old.description != description
+            )
+            record = EpisodeRecord(
+                slug=slug,
+                guid=old.guid,
+                first_published=old.first_published,
+                updated=now if changed else old.updated,
+                title=title,
+                description=description,
+                book=book,
+                duration=duration,
+                chapters=chapters,
+                files=files,
+            )
+        self.episodes[slug] = record
+        return record
+
+    def to_json(self, base_url: str) -> dict[str, Any]:
+        return {
+            "schema": REGISTRY_SCHEMA,
+            "generator": f"nlmg-media {__version__}",
+            "channel": self.channel,
+            "episodes": [e.to_json(base_url) for e in self.ordered()],
+        }
+
+
+def load_registry(site: Path) -> EpisodeRegistry:
+    """Read ``site/episodes.json``; a missing file is an empty registry, a damaged one is an error."""
+    path = Path(site) / REGISTRY_NAME
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return EpisodeRegistry()
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"unreadable episode registry {path}: {exc} (it keeps every episode's GUID and date: restore it from"
+            " the published site rather than deleting it)"
+        ) from exc
+    try:
+        if data.get("schema") != REGISTRY_SCHEMA:
+            raise ValueError(f"unknown schema {data.get('schema')!r}")
+        episodes = [EpisodeRecord.from_json(e) for e in data.get("episodes", [])]
+        channel = dict(data.get("channel", {}))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"episode registry {path} is malformed ({exc}); restore it from the published site") from exc
+    return EpisodeRegistry(channel, {e.slug: e for e in episodes})
+
+
+def save_registry(site: Path, registry: EpisodeRegistry, base_url: str) -> Path:
+    path = Path(site) / REGISTRY_NAME
+    atomic.write_json(path, registry.to_json(base_url))
+    return path
+
+
+# ------------------------------------------------------------------------------------------------- the feed
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Everything the feed says about the show itself (resolved: no defaults left to fill in)."""
+
+    base_url: str
+    title: str
+    description: str
+    image_path: str  # site-relative path of the square cover (JPEG or PNG, 1400–3000 px)
+    category: str = DEFAULT_CATEGORY
+    language: str = "en"
+    author: str | None = None
+    email: str | None = None
+    explicit: bool = False
+    show_type: str = "episodic"
+    locked: bool = True
+
+    @property
+    def feed_url(self) -> str:
+        return site_url(self.base_url, FEED_NAME)
+
+    @property
+    def guid(self) -> str:
+        return podcast_guid(self.feed_url)
+
+
+def transcript_links(record: EpisodeRecord) -> list[tuple[str, str, str | None]]:
+    """``(site path, MIME type, rel)`` of each transcript, in the order apps should prefer them."""
+    links = []
+    for role, mime, rel in (
+        ("captions_vtt", "text/vtt", "captions"),
+        ("captions_srt", "application/x-subrip", "captions"),
+        ("transcript", "application/json", None),
+    ):
+        entry = record.files.get(role)
+        if entry:
+            links.append((entry["path"], mime, rel))
+    return links
+
+
+def episode_html(record: EpisodeRecord) -> str:
+    """The episode's show notes as HTML (the feed puts it in CDATA): description, book line, chapter list."""
+
+    def esc(text: str) -> str:
+        return html.escape(xml_safe(text), quote=True)
+
+    parts = []
+    if record.description:
+        parts.append(f"<p>{esc(record.description)}</p>")
+    book = record.book
+    if book.get("title"):
+        line = f"A one-page summary of <em>{esc(str(book['title']))}</em>"
+        if book.get("author"):
+            line += f" by {esc(str(book['author']))}"
+        if book.get("year"):
+            line += f" ({esc(str(book['year']))})"
+        parts.append(f"<p>{line}.</p>")
+    if record.chapters:
+        items = "".join(
+            f"<li>{clock(float(c.get('start', 0)))} {esc(str(c.get('title', '')))}</li>" for c in record.chapters
+        )
+        parts.append(f"<p>Chapters:</p><ul>{items}</ul>")
+    text = "".join(parts) or f"<p>{esc(record.title)}</p>"
+    # html.escape turns every '>' into '&gt;', so the CDATA terminator cannot occur; check anyway.
+    assert "]]>" not in text
+    return text
+
+
+def build_feed(channel: Channel, episodes: Sequence[EpisodeRecord]) -> bytes:
+    """The RSS document for ``channel`` with ``episodes`` (newest first), as UTF-8 bytes."""
+    from feedgen.feed import FeedGenerator
+
+    main, sub = parse_category(channel.category)
+    fg = FeedGenerator()
+    fg.load_extension("podcast")  # itunes:*; must be loaded before ours, whose extend_rss post-fixes its output
+    fg.register_extension("podcastindex", _PodcastIndexExtension, _PodcastIndexEntryExtension)
+    site_link = channel.base_url + "/"
+    image_url = site_url(channel.base_url, channel.image_path)
+
+    fg.title(xml_safe(channel.title))
+    # feedgen uses the *last* link as the RSS <link>, so the self link (atom:link) goes first.
+    fg.link(href=channel.feed_url, rel="self", type="application/rss+xml")
+    fg.link(href=site_link, rel="alternate")
+    fg.description(xml_safe(channel.description))
+    fg.language(channel.language)
+    fg.generator("nlmg-media", version=__version__)
+    fg.image(url=image_url, title=xml_safe(channel.title), link=site_link)
+    # feedgen stamps lastBuildDate with the wall clock; use the last content change so an unchanged site
+    # produces a byte-identical feed (and an object store sees nothing to upload).
+    if episodes:
+        fg.lastBuildDate(max(e.updated for e in episodes))
+    if channel.author:
+        fg.podcast.itunes_author(xml_safe(channel.author))
+    if channel.email:
+        fg.podcast.itunes_owner(name=xml_safe(channel.author or channel.title), email=channel.email)
+    fg.podcast.itunes_image(image_url)
+    fg.podcast.itunes_category({"cat": main, **({"sub": sub} if sub else {})})
+    fg.podcast.itunes_explicit("yes" if channel.explicit else "no")  # rewritten to true/false below
+    fg.podcast.itunes_type(channel.show_type)
+    fg.podcast.itunes_summary(xml_safe(channel.description))
+    fg.podcastindex.guid = channel.guid
+    fg.podcastindex.locked = channel.locked
+    fg.podcastindex.owner_email = channel.email
+
+    for record in episodes:
+        fe = fg.add_entry(order="append")
+        fe.title(xml_safe(record.title))
+        fe.link(href=f"{site_link}#{quote(record.slug)}")
+        fe.guid(record.guid, permalink=False)
+        fe.pubDate(record.first_published)
+        fe.content(episode_html(record), type="CDATA")  # no plain description: <description> carries the CDATA
+        fe.enclosure(site_url(channel.base_url, record.audio["path"]), str(record.audio["bytes"]), "audio/mpeg")
+        fe.podcast.itunes_duration(int(round(record.duration)))
+        fe.podcast.itunes_episode_type("full")
+        cover = record.files.get("cover")
+        if cover and cover.get("artwork_ok"):
+            fe.podcast.itunes_image(site_url(channel.base_url, cover["path"]))
+        fe.podcastindex.transcripts = [
+            (site_url(channel.base_url, path), mime, rel, channel.language)
+            for path, mime, rel in transcript_links(record)
+        ]
+        chapters = record.files.get("chapters")
+        fe.podcastindex.chapters_url = site_url(channel.base_url, chapters["path"]) if chapters else None
+        fe.podcastindex.inline_chapters = [
+            (float(c.get("start", 0)), xml_safe(str(c.get("title", "")))) for c in record.chapters
+        ]
+    return fg.rss_str(pretty=True)
+
+
+def write_feed(site: Path, channel: Channel, episodes: Sequence[EpisodeRecord]) -> Path:
+    path = Path(site) / FEED_NAME
+    atomic.write_bytes(path, build_feed(channel, episodes))
+    return path
+
+
+def _podcast_tag(name: str) -> str:
+    return f"{{{PODCAST_NAMESPACE}}}{name}"
+
+
+class _PodcastIndexExtension:
+    """feedgen channel extension: the Podcasting 2.0 namespace, and Apple's current ``itunes:explicit`` values."""
+
+    def __init__(self) -> None:
+        self.guid: str | None = None
+        self.locked: bool | None = None
+        self.owner_email: str | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"podcast": PODCAST_NAMESPACE, "podcastlegacy": PODCAST_LEGACY_NAMESPACE, "psc": PSC_NAMESPACE}
+
+    def extend_atom(self, feed: Any) -> Any:
+        return feed
+
+    def extend_rss(self, rss_feed: Any) -> Any:
+        from feedgen.util import xml_elem
+
+        channel = rss_feed[0]
+        # Apple's spec now lists true/false; "yes"/"clean" are legacy. feedgen only writes the legacy words.
+        for explicit in channel.findall(f"{{{ITUNES_NAMESPACE}}}explicit"):
+            explicit.text = "true" if (explicit.text or "").strip() in ("yes", "true") else "false"
+        if self.locked is not None:
+            locked = xml_elem(_podcast_tag("locked"), channel)
+            locked.text = "yes" if self.locked else "no"
+            if self.owner_email:
+                locked.attrib["owner"] = self.owner_email
+        if self.guid:
+            xml_elem(_podcast_tag("guid"), channel).text = self.guid
+        return rss_feed
+
+
+class _PodcastIndexEntryExtension:
+    """feedgen item extension: ``podcast:transcript``, ``podcast:chapters`` (each preferred one mirrored under
+    the namespace's old URI, see the module docstring) and ``psc:chapters``."""
+
+    def __init__(self) -> None:
+        self.transcripts: list[tuple[str, str, str | None, str]] = []  # (url, type, rel, language), preferred first
+        self.chapters_url: str | None = None
+        self.inline_chapters: list[tuple[float, str]] = []  # (start seconds, title)
+
+    def extend_atom(self, entry: Any) -> Any:
+        return entry
+
+    def extend_rss(self, item: Any) -> Any:
+        from feedgen.util import xml_elem
+
+        for namespace, transcripts in (
+            (PODCAST_NAMESPACE, self.transcripts),
+            (PODCAST_LEGACY_NAMESPACE, self.transcripts[:1]),
+        ):
+            for url, mime, rel, language in transcripts:
+                transcript = xml_elem(f"{{{namespace}}}transcript", item, url=url, type=mime, language=language)
+                if rel:
+                    transcript.attrib["rel"] = rel
+            if self.chapters_url:
+                xml_elem(f"{{{namespace}}}chapters", item, url=self.chapters_url, type="application/json+chapters")
+        if self.inline_chapters:
+            chapters = xml_elem(f"{{{PSC_NAMESPACE}}}chapters", item, version="1.2")
+            for start, title in self.inline_chapters:
+                xml_elem(f"{{{PSC_NAMESPACE}}}chapter", chapters, start=_normal_play_time(start), title=title)
+        return item
+
+
+def _normal_play_time(seconds: float) -> str:
+    """Podlove Simple Chapters' start format: ``HH:MM:SS.mmm``."""
+    millis = int(round(max(seconds, 0.0) * 1000))
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{rest // 1000:02d}.{rest % 1000:03d}"
+
+
+def _stamp(text: Any) -> datetime:
+    """A stamp ``episodes.json`` must hold; anything else is a malformed registry (``ValueError``)."""
+    moment = parse_iso(text)
+    if moment is None:
+        raise ValueError(f"not an ISO 8601 time: {text!r}")
+    return moment

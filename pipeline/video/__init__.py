@@ -1,0 +1,1 @@
+"""Video: the slideshow encoded from the narration, the timeline and the pictures."""
