@@ -1,7 +1,7 @@
 """``nlmg-media publish`` and ``nlmg-media serve``: the podcast feed and site, and a local server for it.
 
 Settings come from options, then from the ``[publish]`` table of ``nlmg-media.toml``, then from defaults in
-``pipeline.site.SiteSettings``. The commands only wire options to ``site.build_site``,
+``pipeline.publishing.site.SiteSettings``. The commands only wire options to ``site.build_site``,
 ``publish.publish_site`` and ``serve.make_server``.
 """
 

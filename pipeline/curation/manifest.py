@@ -2,7 +2,7 @@
 
 ``<out>/manifest.json`` — the state (default ``output/videos/manifest.json``). Refresh reads it back, so a failed
 check never erases the last good metadata. ``playlist.jspf``, ``playlist.m3u8`` and ``index.html`` (written by
-:mod:`pipeline.playlist`) are views of it, rewritten with it. Schema (version 1)::
+:mod:`pipeline.curation.playlist`) are views of it, rewritten with it. Schema (version 1)::
 
     {
       "schema": 1,
@@ -28,11 +28,6 @@ Statuses
 ``error``) re-checked on every refresh. A failed check changes only ``status``, ``checked_at`` and ``error``:
 every metadata field and ``last_ok_at`` keep their last good values. A video the curator removes from the
 list leaves the manifest at the next refresh.
-
-Network boundary: :class:`YtDlpSource` (one ``YoutubeDL`` per worker thread, metadata only, socket timeout, no
-yt-dlp-internal retries) behind the small :class:`MetadataSource` protocol; the refresh engine retries
-``rate_limited``/``unreachable`` with exponential backoff inside a per-entry budget of
-``socket_timeout × attempts``, and a host that exhausted its retries gets a single attempt for the rest of the
 """
 
 from __future__ import annotations

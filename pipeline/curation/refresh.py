@@ -1,19 +1,11 @@
 """The refresh engine: checks every approved video and runs discovery searches through a ``MetadataSource``,
-merging outcomes into the manifest so a failed check never erases the last good metadata.
+merging outcomes into the manifest so a failed check never erases the last good metadata (the statuses and
+what each keeps are described in :mod:`pipeline.curation.manifest`).
 
-
-Statuses
---------
-``ok``; permanent failures flagged for the curator (``private``, ``removed``, ``unavailable``, ``geo_blocked``,
-``age_restricted``), re-checked once older than ``max_age``; transient ones (``rate_limited``, ``unreachable``,
-``error``) re-checked on every refresh. A failed check changes only ``status``, ``checked_at`` and ``error``:
-every metadata field and ``last_ok_at`` keep their last good values. A video the curator removes from the
-list leaves the manifest at the next refresh.
-
-Network boundary: :class:`YtDlpSource` (one ``YoutubeDL`` per worker thread, metadata only, socket timeout, no
-yt-dlp-internal retries) behind the small :class:`MetadataSource` protocol; the refresh engine retries
-``rate_limited``/``unreachable`` with exponential backoff inside a per-entry budget of
-``socket_timeout × attempts``, and a host that exhausted its retries gets a single attempt for the rest of the
+Retries: ``rate_limited`` and ``unreachable`` are retried with exponential backoff inside a per-entry budget of
+``socket_timeout × attempts``; a host that exhausted its retries gets a single attempt for the rest of the
+refresh. Permanent failures are re-checked once older than ``max_age``, transient ones on every refresh.
+Nothing here prints: progress flows out as ``ProgressEvent``s.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import contextlib
 import re
 import warnings
 import wave
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import numpy as np
 from pipeline.atomic import TEMP_PREFIX
 from pipeline.errors import MediaError
 from pipeline.ffmpeg import FFmpeg, ProgressCallback
-from pipeline.narration.timeline import Layout
+from pipeline.narration.timeline import ChapterMark, Layout
 
 with warnings.catch_warnings():  # pydub warns at import when ffmpeg is not on PATH; we never let it run ffmpeg
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -260,14 +260,7 @@ class Tags:
     comment: str = ""
 
 
-@dataclass(frozen=True)
-class ChapterTag:
-    title: str
-    start: float
-    end: float
-
-
-def write_tags(mp3_path: Path, tags: Tags, cover_jpeg: bytes | None, chapters: list[ChapterTag]) -> None:
+def write_tags(mp3_path: Path, tags: Tags, cover_jpeg: bytes | None, chapters: Sequence[ChapterMark]) -> None:
     """ID3v2.4: text frames, a comment, the cover as APIC, one CHAP per chapter and a top-level ordered CTOC."""
     from mutagen.id3 import APIC, CHAP, COMM, CTOC, TALB, TCON, TDRC, TIT2, TPE1, CTOCFlags
 

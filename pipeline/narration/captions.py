@@ -8,6 +8,9 @@ Public API::
     caption_words(cues) -> list[str]            # the summary's words, recovered from the cues
     to_srt(cues) -> str ; to_vtt(cues) -> str   # the same cues in both formats
 
+(Over 600 lines on purpose: the cue rules, the phrase-break costs and the dynamic programme that trades them
+off are one algorithm; split across modules, a reader could no longer check one rule against the others.)
+
 How cues are made
 -----------------
 The words are segmented into cues by dynamic programming over cues. A cue is any run of words that can

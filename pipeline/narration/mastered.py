@@ -16,7 +16,7 @@ from typing import Any
 from pipeline import atomic
 from pipeline.cache import Cache, content_key
 from pipeline.ffmpeg import FFmpeg
-from pipeline.narration.audio import ChapterTag, Loudness, MasteringTarget, Solution, Tags, assemble, master, write_tags
+from pipeline.narration.audio import Loudness, MasteringTarget, Solution, Tags, assemble, master, write_tags
 from pipeline.narration.document import Document
 from pipeline.narration.synthesis import SpokenSentence
 from pipeline.narration.timeline import Layout, Pauses, Timeline
@@ -58,7 +58,7 @@ def mastered_narration(
     progress: Progress = quiet,
 ) -> MasteredNarration:
     """The narration MP3 for these sentences, from the cache or assembled, mastered and tagged now."""
-    chapters = [ChapterTag(c.title, c.start, c.end) for c in timeline.chapters]
+    chapters = timeline.chapters
     key = content_key(
         STAGE, [s.key for s in sentences], pauses, target, tags, hashlib.sha256(cover).hexdigest(), chapters
     )

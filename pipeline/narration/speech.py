@@ -5,8 +5,7 @@ The captions show the summary's words exactly as written; the voice needs someth
 end of a sentence), ``tape––which`` is "tape, which". This module derives the spoken form of each written word,
 one for one, so the timeline can pair every caption word with the audio that says it::
 
-    Lexicon.load(path) -> Lexicon             # assets/lexicon.toml; ConfigError with line/column when malformed
-    Lexicon.empty() -> Lexicon
+    Lexicon.load(path) -> Lexicon             # pipeline.narration.lexicon; ConfigError with line/column
     speech_words(words: Sequence[str], lexicon: Lexicon) -> list[str]
 
 ``speech_words`` returns exactly one spoken form per written word ('' where nothing should be spoken: a lone
@@ -26,6 +25,9 @@ Decisions worth knowing:
   around it say it is a count ("1999 people", "about 1500"); for 2000–2009 both readings agree.
 - Only a small table of abbreviations is expanded, some by context ("St." is Saint before a name and Street
   otherwise; "No." is "number" only before a number).
+- Number words, characters and the abbreviation table live in ``numbers``, ``characters`` and
+  ``abbreviations`` beside this module; this one reads words in context (about 600 lines: one pass, one set
+  of rules about neighbours).
 - Everything is linear in the length of the input: precompiled regular expressions, a fast path for plain
   words, and no pattern that can backtrack over a long run of one character.
 """

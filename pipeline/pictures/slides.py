@@ -15,7 +15,7 @@ hash of exactly what is drawn on it: the calm generated ``Backdrop`` (gradient a
 the ``Card`` text, and the ``Caption`` strip (the bottom 20 % of the frame, text on a legibility box). A still
 video flattens backdrop and card into one ``Slide`` (it changes a few times per chapter); with motion, the
 backdrop stays a layer of its own so it can move under still text. The caption strip is always separate, so a
-caption edit redraws one small strip. The video stage (``pipeline.video``) stacks the layers in ffmpeg.
+caption edit redraws one small strip. The video stage (``pipeline.video.encode``) stacks the layers in ffmpeg.
 
 Typography is Lato from the ``font-lato`` package (not a system font), anti-aliased by FreeType.
 """

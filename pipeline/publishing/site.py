@@ -339,7 +339,7 @@ def _channel_cover(
         if cover and cover.get("artwork_ok") and (site / cover["path"]).is_file():
             _write_if_changed(target, _as_jpeg(site / cover["path"]))
             return None
-    # The same drawing as the episode covers (pipeline.cover), with the show's title on it.
+    # The same drawing as the episode covers (pipeline.pictures.cover), with the show's title on it.
     # Short words fit the art best: the show's title if the user gave one, else the one book's title.
     from pipeline.pictures.cover import CoverText, draw_cover
 

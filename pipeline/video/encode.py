@@ -1,6 +1,6 @@
 """The captioned slideshow video: landscape, portrait and square MP4s from the narration timeline.
 
-No waste: the picture is piecewise constant (``pipeline.slides.plan_shots``), so each distinct layer is drawn
+No waste: the picture is piecewise constant (``pipeline.pictures.slides.plan_shots``), so each distinct layer is drawn
 once (Pillow, cached by content) and ffmpeg holds it for its exact duration. Each layer is a stream of ffmpeg's
 concat demuxer (one still per entry, with its duration); the filter graph stacks the slide and the caption strip.
 The output is variable frame rate on a 30 fps grid: a frame is encoded only when the picture changes, every
