@@ -5,9 +5,19 @@ time it is published and never recomputed, so re-publishing (from any machine th
 the same or another base URL) never makes apps show an episode twice; an episode whose render folder is not
 given again stays in the feed from what the registry remembers.
 
+The show's identity is recorded there too: the channel's ``podcast:guid`` is computed from the feed URL of the
+first publish (as the namespace prescribes) and then read back forever, so moving the site to another base URL
+keeps the show's identity (and every episode GUID derived from it); ``build_site`` says so when the URL moves.
+
 The feed is built with feedgen (its ``podcast`` extension writes the ``itunes:`` tags) plus a small extension
-of our own for the Podcasting 2.0 namespace (``podcast:guid``, ``podcast:locked``, ``podcast:transcript``,
-``podcast:chapters``) and Podlove Simple Chapters (``psc:chapters``, chapters inline for apps such as gPodder).
+of our own for the Podcasting 2.0 namespace (``podcast:guid``, ``podcast:locked`` — only with an owner address,
+``podcast:medium``, ``podcast:person``, ``podcast:episode``, ``podcast:transcript``, ``podcast:chapters``,
+``podcast:alternateEnclosure`` for the videos, and ``podcast:txt purpose="ai-content"``, the namespace's
+disclosure that AI-generated content — here the synthetic voice — was used) and Podlove Simple Chapters
+(``psc:chapters``, chapters inline for apps such as gPodder). ``podcast:person`` roles come from the Podcast
+Taxonomy Project: the show's author is its ``writer``, the book's author is credited as ``author`` (the
+taxonomy's closest role; the summary is not the book's own text). A ``<?xml-stylesheet?>`` instruction points
+browsers at ``feed.xsl`` so a person who opens the feed sees a page, not raw XML.
 
 The namespace's spec says clients must treat its original GitHub URI as identical to the current one, but some
 parsers (podcastparser, gPodder's, as of 0.6.11) know only the old URI. So each item repeats its preferred
@@ -37,6 +47,7 @@ from pipeline.times import clock, iso_utc, parse_iso
 REGISTRY_NAME = "episodes.json"
 REGISTRY_SCHEMA = 1
 FEED_NAME = "feed.xml"
+FEED_STYLESHEET = "feed.xsl"
 
 ITUNES_NAMESPACE = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NAMESPACE = "https://podcastindex.org/namespace/1.0"
@@ -199,6 +210,8 @@ class EpisodeRecord:
     duration: float
     chapters: list[dict[str, Any]]
     files: dict[str, dict[str, Any]]
+    number: int = 0  # itunes:episode / podcast:episode: 1 for the first episode ever published, set once
+    voice: dict[str, Any] = field(default_factory=dict)  # {"engine": …, "voice": …}: the synthetic narrator
 
     @property
     def audio(self) -> dict[str, Any]:
@@ -208,6 +221,7 @@ class EpisodeRecord:
         return {
             "slug": self.slug,
             "guid": self.guid,
+            "number": self.number,
             "first_published": iso_utc(self.first_published),
             "updated": iso_utc(self.updated),
             "title": self.title,
@@ -215,6 +229,7 @@ class EpisodeRecord:
             "book": self.book,
             "duration": self.duration,
             "chapters": self.chapters,
+            "voice": self.voice,
             # The registry keeps the enclosure URL and size for readers of episodes.json; the URL is rebuilt from
             # the path and the current base URL on every publish, so moving the site keeps working.
             "enclosure": {
@@ -238,6 +253,8 @@ class EpisodeRecord:
             duration=float(value.get("duration", 0.0)),
             chapters=list(value.get("chapters", [])),
             files={str(k): dict(v) for k, v in value["files"].items()},
+            number=int(value.get("number") or 0),
+            voice=dict(value.get("voice") or {}),
         )
 
 
@@ -252,6 +269,28 @@ class EpisodeRegistry:
         """Newest first (what Apple shows for an episodic show); ties broken by slug for stable output."""
         return sorted(self.episodes.values(), key=lambda e: (e.first_published, e.slug), reverse=True)
 
+    def number_episodes(self) -> None:
+        """Give episodes without a number (new ones, or a registry written before numbers) the next numbers,
+        oldest first; a number once given never changes."""
+        taken = max((e.number for e in self.episodes.values()), default=0)
+        for record in sorted(self.episodes.values(), key=lambda e: (e.first_published, e.slug)):
+            if record.number <= 0:
+                taken += 1
+                record.number = taken
+
+    def channel_guid(self, feed_url: str) -> tuple[str, str | None]:
+        """The show's ``podcast:guid`` (recorded at the first publish, else computed from ``feed_url`` now and
+        recorded) and the feed URL it was last published at when that differs from ``feed_url``."""
+        guid = self.channel.get("podcast_guid")
+        previous = self.channel.get("feed_url")
+        if not isinstance(guid, str) or not guid:
+            guid = podcast_guid(feed_url)
+            self.channel["podcast_guid"] = guid
+            self.channel.setdefault("first_feed_url", feed_url)
+        moved = previous if isinstance(previous, str) and previous and previous != feed_url else None
+        self.channel["feed_url"] = feed_url
+        return guid, moved
+
     def record(
         self,
         *,
@@ -264,6 +303,7 @@ class EpisodeRegistry:
         chapters: list[dict[str, Any]],
         files: dict[str, dict[str, Any]],
         now: datetime,
+        voice: dict[str, Any] | None = None,
     ) -> EpisodeRecord:
         """Add or refresh an episode, keeping its GUID and first publish date if it was published before."""
         old = self.episodes.get(slug)
@@ -271,6 +311,7 @@ class EpisodeRegistry:
             record = EpisodeRecord(
                 slug, episode_guid(channel_guid, slug), now, now, title, description, book, duration, chapters, files
             )
+            record.voice = dict(voice or {})
         else:
             changed = (
                 old.audio.get("sha256") != files["audio"].get("sha256")
@@ -288,6 +329,8 @@ class EpisodeRegistry:
                 duration=duration,
                 chapters=chapters,
                 files=files,
+                number=old.number,
+                voice=dict(voice or old.voice),
             )
         self.episodes[slug] = record
         return record
@@ -347,14 +390,36 @@ class Channel:
     explicit: bool = False
     show_type: str = "episodic"
     locked: bool = True
+    guid: str = ""  # the recorded podcast:guid; empty: computed from the feed URL
+    medium: str = "podcast"
 
     @property
     def feed_url(self) -> str:
         return site_url(self.base_url, FEED_NAME)
 
     @property
-    def guid(self) -> str:
-        return podcast_guid(self.feed_url)
+    def podcast_guid(self) -> str:
+        return self.guid or podcast_guid(self.feed_url)
+
+
+def episode_page(slug: str) -> str:
+    """The site-relative folder of an episode's page (its stable URL, the feed item's ``<link>``)."""
+    return f"episodes/{quote(slug)}/"
+
+
+# (render.json / registry role, title shown by apps ≤ 32 characters) of the videos offered beside the audio.
+VIDEO_ROLES = (
+    ("video_landscape", "Captioned video"),
+    ("video_portrait", "Captioned video (portrait)"),
+    ("video_square", "Captioned video (square)"),
+)
+
+
+def voice_line(record: EpisodeRecord) -> str:
+    """``"Narrated by a synthetic voice (piper, en_US-joe-medium)."`` — shown wherever the episode is described."""
+    engine, voice = record.voice.get("engine"), record.voice.get("voice")
+    detail = ", ".join(str(v) for v in (engine, voice) if v)
+    return f"Narrated by a synthetic voice{f' ({detail})' if detail else ''}."
 
 
 def transcript_links(record: EpisodeRecord) -> list[tuple[str, str, str | None]]:
@@ -393,7 +458,8 @@ def episode_html(record: EpisodeRecord) -> str:
             f"<li>{clock(float(c.get('start', 0)))} {esc(str(c.get('title', '')))}</li>" for c in record.chapters
         )
         parts.append(f"<p>Chapters:</p><ul>{items}</ul>")
-    text = "".join(parts) or f"<p>{esc(record.title)}</p>"
+    parts.append(f"<p>{esc(voice_line(record))}</p>")
+    text = "".join(parts)
     # html.escape turns every '>' into '&gt;', so the CDATA terminator cannot occur; check anyway.
     assert "]]>" not in text
     return text
@@ -425,26 +491,34 @@ def build_feed(channel: Channel, episodes: Sequence[EpisodeRecord]) -> bytes:
     if channel.author:
         fg.podcast.itunes_author(xml_safe(channel.author))
     if channel.email:
-        fg.podcast.itunes_owner(name=xml_safe(channel.author or channel.title), email=channel.email)
+        fg.podcast.itunes_owner(name=xml_safe(channel.author or channel.title), email=xml_safe(channel.email))
     fg.podcast.itunes_image(image_url)
     fg.podcast.itunes_category({"cat": main, **({"sub": sub} if sub else {})})
     fg.podcast.itunes_explicit("yes" if channel.explicit else "no")  # rewritten to true/false below
     fg.podcast.itunes_type(channel.show_type)
     fg.podcast.itunes_summary(xml_safe(channel.description))
-    fg.podcastindex.guid = channel.guid
-    fg.podcastindex.locked = channel.locked
+    fg.podcastindex.guid = channel.podcast_guid
+    # podcast:locked protects the feed from imports by other hosts; without an owner address to verify a
+    # move it could only lock the owner out, so it is written only with one.
+    fg.podcastindex.locked = channel.locked if channel.email else None
     fg.podcastindex.owner_email = channel.email
+    fg.podcastindex.medium = channel.medium
+    fg.podcastindex.people = [(xml_safe(channel.author), "writer", "writing")] if channel.author else []
+    fg.podcastindex.ai_content = bool(episodes)  # every episode is read by a synthetic voice
 
     for record in episodes:
         fe = fg.add_entry(order="append")
         fe.title(xml_safe(record.title))
-        fe.link(href=f"{site_link}#{quote(record.slug)}")
+        fe.link(href=site_link + episode_page(record.slug))
         fe.guid(record.guid, permalink=False)
         fe.pubDate(record.first_published)
         fe.content(episode_html(record), type="CDATA")  # no plain description: <description> carries the CDATA
         fe.enclosure(site_url(channel.base_url, record.audio["path"]), str(record.audio["bytes"]), "audio/mpeg")
         fe.podcast.itunes_duration(int(round(record.duration)))
         fe.podcast.itunes_episode_type("full")
+        if record.number > 0:
+            fe.podcast.itunes_episode(record.number)
+            fe.podcastindex.number = record.number
         cover = record.files.get("cover")
         if cover and cover.get("artwork_ok"):
             fe.podcast.itunes_image(site_url(channel.base_url, cover["path"]))
@@ -457,7 +531,22 @@ def build_feed(channel: Channel, episodes: Sequence[EpisodeRecord]) -> bytes:
         fe.podcastindex.inline_chapters = [
             (float(c.get("start", 0)), xml_safe(str(c.get("title", "")))) for c in record.chapters
         ]
-    return fg.rss_str(pretty=True)
+        fe.podcastindex.alternate_enclosures = [
+            (site_url(channel.base_url, record.files[role]["path"]), int(record.files[role]["bytes"]), title)
+            for role, title in VIDEO_ROLES
+            if role in record.files
+        ]
+        # Item-level people replace the channel's (namespace rule), so the show's writer is named again.
+        people = [(xml_safe(channel.author), "writer", "writing")] if channel.author else []
+        if record.book.get("author"):
+            people.append((xml_safe(str(record.book["author"])), "author", "writing"))
+        fe.podcastindex.people = people
+        fe.podcastindex.ai_content = True
+    document = fg.rss_str(pretty=True)
+    # feedgen has no API for processing instructions: put the stylesheet link right after the XML declaration.
+    declaration_end = document.index(b"?>") + 2
+    stylesheet = f'\n<?xml-stylesheet type="text/xsl" href="{FEED_STYLESHEET}"?>'.encode()
+    return document[:declaration_end] + stylesheet + document[declaration_end:]
 
 
 def write_feed(site: Path, channel: Channel, episodes: Sequence[EpisodeRecord]) -> Path:
@@ -477,6 +566,9 @@ class _PodcastIndexExtension:
         self.guid: str | None = None
         self.locked: bool | None = None
         self.owner_email: str | None = None
+        self.medium: str | None = None
+        self.people: list[tuple[str, str, str]] = []  # (name, role, group)
+        self.ai_content: bool | None = None
 
     def extend_ns(self) -> dict[str, str]:
         return {"podcast": PODCAST_NAMESPACE, "podcastlegacy": PODCAST_LEGACY_NAMESPACE, "psc": PSC_NAMESPACE}
@@ -498,6 +590,11 @@ class _PodcastIndexExtension:
                 locked.attrib["owner"] = self.owner_email
         if self.guid:
             xml_elem(_podcast_tag("guid"), channel).text = self.guid
+        if self.medium:
+            xml_elem(_podcast_tag("medium"), channel).text = self.medium
+        _add_people(channel, self.people)
+        if self.ai_content is not None:
+            _add_ai_content(channel, self.ai_content)
         return rss_feed
 
 
@@ -509,6 +606,10 @@ class _PodcastIndexEntryExtension:
         self.transcripts: list[tuple[str, str, str | None, str]] = []  # (url, type, rel, language), preferred first
         self.chapters_url: str | None = None
         self.inline_chapters: list[tuple[float, str]] = []  # (start seconds, title)
+        self.alternate_enclosures: list[tuple[str, int, str]] = []  # (url, bytes, title) of video/mp4 files
+        self.people: list[tuple[str, str, str]] = []  # (name, role, group)
+        self.number: int | None = None
+        self.ai_content: bool | None = None
 
     def extend_atom(self, entry: Any) -> Any:
         return entry
@@ -530,7 +631,30 @@ class _PodcastIndexEntryExtension:
             chapters = xml_elem(f"{{{PSC_NAMESPACE}}}chapters", item, version="1.2")
             for start, title in self.inline_chapters:
                 xml_elem(f"{{{PSC_NAMESPACE}}}chapter", chapters, start=_normal_play_time(start), title=title)
+        if self.number:
+            xml_elem(_podcast_tag("episode"), item).text = str(self.number)
+        for url, length, title in self.alternate_enclosures:
+            enclosure = xml_elem(_podcast_tag("alternateEnclosure"), item, type="video/mp4", length=str(length))
+            enclosure.attrib["title"] = title
+            xml_elem(_podcast_tag("source"), enclosure, uri=url)
+        _add_people(item, self.people)
+        if self.ai_content is not None:
+            _add_ai_content(item, self.ai_content)
         return item
+
+
+def _add_people(parent: Any, people: Sequence[tuple[str, str, str]]) -> None:
+    from feedgen.util import xml_elem
+
+    for name, role, group in people:
+        if name.strip():
+            xml_elem(_podcast_tag("person"), parent, role=role, group=group).text = name.strip()[:128]
+
+
+def _add_ai_content(parent: Any, value: bool) -> None:
+    from feedgen.util import xml_elem
+
+    xml_elem(_podcast_tag("txt"), parent, purpose="ai-content").text = "true" if value else "false"
 
 
 def _normal_play_time(seconds: float) -> str:
