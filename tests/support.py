@@ -74,10 +74,11 @@ def make_render(
     cover_size: int = 1400,
     frequency: int = 440,
     video: bool = False,
+    seconds: float = 3.0,
 ) -> Path:
     """Write a render folder with the files and ``render.json`` of the documented schema; return the folder."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "narration.mp3").write_bytes(tone_mp3(ffmpeg_exe, 3.0, frequency))
+    (folder / "narration.mp3").write_bytes(tone_mp3(ffmpeg_exe, seconds, frequency))
     (folder / "captions.srt").write_text(
         "1\n00:00:00,000 --> 00:00:01,500\nFirst line.\n\n2\n00:00:01,500 --> 00:00:03,000\nSecond line.\n", "utf-8"
     )
@@ -85,7 +86,11 @@ def make_render(
         "WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nFirst line.\n\n00:00:01.500 --> 00:00:03.000\nSecond line.\n",
         "utf-8",
     )
-    chapters = [{"title": "Hailsham", "start": 0.0, "end": 1.5}, {"title": f"After {title}", "start": 1.5, "end": 3.0}]
+    half = seconds / 2
+    chapters = [
+        {"title": "Hailsham", "start": 0.0, "end": half},
+        {"title": f"After {title}", "start": half, "end": seconds},
+    ]
     (folder / "chapters.json").write_text(
         json.dumps(
             {"version": "1.2.0", "chapters": [{"startTime": c["start"], "title": c["title"]} for c in chapters]}
@@ -104,7 +109,8 @@ def make_render(
         ),
         "utf-8",
     )
-    (folder / "timeline.json").write_text(json.dumps({"duration": 3.0, "words": []}), "utf-8")
+    words = timeline_words(seconds, title)
+    (folder / "timeline.json").write_text(json.dumps({"duration": seconds, "words": words}), "utf-8")
     (folder / "cover.jpg").write_bytes(cover_jpeg(cover_size))
     names = {
         "narration": "narration.mp3",
@@ -127,7 +133,7 @@ def make_render(
         "summary": {"path": "assets/summary.md", "sha256": "0" * 64},
         "engine": "piper",
         "voice": "en_US-joe-medium",
-        "duration": 3.0,
+        "duration": seconds,
         "chapters": chapters,
         "loudness": {"integrated_lufs": -16.0, "true_peak_dbtp": -1.5},
         "files": {role: file_entry(folder, name) for role, name in names.items()},
@@ -137,6 +143,56 @@ def make_render(
     }
     write_record(folder, record)
     return folder
+
+
+def timeline_words(seconds: float, title: str) -> list[dict]:
+    """Word timings as ``timeline.json`` holds them: two sentences per chapter (a paragraph each), the words of a
+    sentence back to back, a pause between sentences; the chapters are the first and second half."""
+    sentences = [
+        (0, "Kathy remembers Hailsham and its guardians."),
+        (0, "They kept a secret."),
+        (1, "Years later the truth came out."),
+        (1, f"This was {title}."),
+    ]
+    words: list[dict] = []
+    for chapter in (0, 1):
+        mine = [(i, text) for i, (c, text) in enumerate(sentences) if c == chapter]
+        t = chapter * seconds / 2 + 0.1
+        span = seconds / 2 - 0.2
+        pause = span * 0.2 / len(mine)
+        per_word = (span - pause * len(mine)) / sum(len(text.split()) for _, text in mine)
+        for index, text in mine:
+            for word in text.split():
+                words.append({"text": word, "start": round(t, 3), "end": round(t + per_word, 3),
+                              "sentence": index, "paragraph": chapter, "chapter": chapter})  # fmt: skip
+                t += per_word
+            t += pause
+    return words
+
+
+def write_playlist(folder: Path, *, videos: int = 2) -> Path:
+    """A curated-video folder as ``nlmg-media videos refresh`` leaves it (JSPF, M3U8, page); returns the JSPF."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tracks = [
+        {
+            "title": f"Video essay {n} <on> Hailsham",
+            "location": [f"https://video.example/watch?v={n}"],
+            "creator": "Book Channel",
+            "duration": 61000 * n,
+            "annotation": "Why the ending works.",
+            "extension": {"urn:nlmg-media:video": [{"status": "ok", "kind": "commentary"}]},
+        }
+        for n in range(1, videos + 1)
+    ]
+    jspf = folder / "playlist.jspf"
+    jspf.write_text(json.dumps({"playlist": {"title": "Curated videos", "track": tracks}}), "utf-8")
+    (folder / "playlist.m3u8").write_text("#EXTM3U\n", "utf-8")
+    (folder / "index.html").write_text(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Curated videos</title></head>'
+        "<body><main><h1>Curated videos</h1></main></body></html>\n",
+        "utf-8",
+    )
+    return jspf
 
 
 SHORT_SUMMARY = """# The Quiet Harbour

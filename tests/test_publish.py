@@ -4,6 +4,7 @@ escaping, the site page, and the folder and S3 targets (against moto's server on
 from __future__ import annotations
 
 import email.utils
+import gzip
 import json
 import re
 import shutil
@@ -249,7 +250,12 @@ def test_markup_in_titles_is_escaped_in_feed_and_page(tmp_path: Path, ffmpeg_exe
     assert parsed.bozo == 0
     assert parsed.feed.title == f"Show {evil}"
     assert parsed.entries[0].title == f"{evil} by A <b>Bold</b> Author"
-    assert page.count("<script>") == 1  # the page's own seek script, nothing else
+    episode_page = (site_dir / "episodes" / "evil" / "index.html").read_text("utf-8")
+    assert "<script>alert" not in episode_page and "<b>Bold" not in episode_page
+    assert "&lt;script&gt;alert" in episode_page
+    # The player's own script, nothing else.
+    assert re.findall(r"<script[^>]*>", page) == ['<script src="static/player.js" defer>']
+    assert re.findall(r"<script[^>]*>", episode_page) == ['<script src="../../static/player.js" defer>']
 
 
 def test_control_characters_do_not_break_the_feed(tmp_path: Path, ffmpeg_exe: str) -> None:
@@ -286,7 +292,7 @@ def test_a_user_cover_must_be_square_podcast_art(tmp_path: Path, one_render: Pat
 # ------------------------------------------------------------------------------------------ the page
 
 
-def test_index_page_has_player_chapters_transcript_video_and_subscribe_link(tmp_path: Path, one_render: Path) -> None:
+def test_pages_have_player_chapters_transcript_video_and_subscribe_links(tmp_path: Path, one_render: Path) -> None:
     playlist = tmp_path / "playlist.jspf"
     playlist.write_text(
         json.dumps(
@@ -310,15 +316,24 @@ def test_index_page_has_player_chapters_transcript_video_and_subscribe_link(tmp_
     )  # fmt: skip
     site_dir = tmp_path / "site"
     site.build_site([one_render], site_dir, settings(videos=playlist), now=T1)
-    page = (site_dir / "index.html").read_text("utf-8")
-    assert '<audio controls preload="metadata" src="episodes/never-let-me-go/never-let-me-go.mp3">' in page
-    assert '<button type="button" data-seek="1.500"><span class="t">0:01</span> After Never Let Me Go</button>' in page
-    assert '<span data-seek="1.500">Second line about Never Let Me Go.</span>' in page
-    assert 'src="episodes/never-let-me-go/never-let-me-go.mp4"' in page
-    assert f"<code>{BASE}/feed.xml</code>" in page and 'href="feed.xml"' in page
-    assert 'href="https://video.example/watch?v=1&amp;t=2"' in page
-    assert "Ishiguro &lt;interview&gt;" in page and "Books &amp; Co · 12:34" in page
-    assert "Removed video" not in page and "Sneaky" not in page and "javascript:" not in page
+    show = (site_dir / "index.html").read_text("utf-8")
+    assert '<audio controls preload="metadata" src="episodes/never-let-me-go/never-let-me-go.mp3">' in show
+    assert 'href="episodes/never-let-me-go/"' in show
+    page = (site_dir / "episodes" / "never-let-me-go" / "index.html").read_text("utf-8")
+    assert '<audio controls preload="metadata" src="../../episodes/never-let-me-go/never-let-me-go.mp3">' in page
+    assert (
+        '<button type="button" data-start="1.500" data-title="After Never Let Me Go"><span class="t">0:01</span> '
+        "<span>After Never Let Me Go</span></button>"
+    ) in page
+    assert re.search(r'<span data-s="[0-9.]+" data-e="[0-9.]+">secret\.</span>', page)
+    assert 'src="../../episodes/never-let-me-go/never-let-me-go.mp4"' in page
+    for text in (show, page):
+        assert f'<code class="feed-url">{BASE}/feed.xml</code>' in text and f'data-copy="{BASE}/feed.xml"' in text
+        assert "overcast://x-callback-url/add?url=https%3A%2F%2Fexample.org%2Fpod%2Ffeed.xml" in text
+        assert 'href="podcast://example.org/pod/feed.xml"' in text
+        assert 'href="https://video.example/watch?v=1&amp;t=2"' in text
+        assert "Ishiguro &lt;interview&gt;" in text and "Books &amp; Co · 12:34" in text
+        assert "Removed video" not in text and "Sneaky" not in text and "javascript:" not in text
 
 
 def test_unreadable_playlist_is_an_input_error(tmp_path: Path, one_render: Path) -> None:
@@ -391,13 +406,13 @@ def test_s3_publish_uploads_only_what_changed(built: Path, s3_endpoint: str, s3_
 
     client = s3_session.client("s3", endpoint_url=s3_endpoint)
     head = client.head_object(Bucket=bucket, Key="shows/books/feed.xml")
-    assert head["ContentType"] == "application/rss+xml; charset=utf-8"
+    assert head["ContentType"] == "application/xml; charset=utf-8" and head["ContentEncoding"] == "gzip"
     assert head["CacheControl"] == "public, max-age=300"
     mp3 = client.head_object(Bucket=bucket, Key="shows/books/episodes/never-let-me-go/never-let-me-go.mp3")
     assert mp3["ContentType"] == "audio/mpeg" and mp3["CacheControl"] == "public, max-age=86400"
     assert mp3["ContentLength"] == (built / "episodes/never-let-me-go/never-let-me-go.mp3").stat().st_size
     body = client.get_object(Bucket=bucket, Key="shows/books/feed.xml")["Body"].read()
-    assert body == (built / "feed.xml").read_bytes()
+    assert gzip.decompress(body) == (built / "feed.xml").read_bytes()
 
 
 def test_s3_missing_bucket_is_an_output_error(built: Path, s3_endpoint: str, s3_session: boto3.session.Session) -> None:
@@ -464,7 +479,7 @@ def test_cli_uses_the_project_file_and_finds_renders(project: Path) -> None:
     result = CliRunner(mix_stderr=False).invoke(main, ["publish", "--title", "From the option"])
     assert result.exit_code == 0, result.output + result.stderr
     assert result.output == (
-        "Built output/site: 1 episode(s) (1 new), 6 file(s) copied\nFeed: https://cdn.example.net/books/feed.xml\n"
+        "Built output/site: 1 episode(s) (1 new), 7 file(s) copied\nFeed: https://cdn.example.net/books/feed.xml\n"
     )
     channel = channel_of(project / "output" / "site")
     assert channel.findtext("title") == "From the option"  # option over file

@@ -189,8 +189,8 @@ def html_page(manifest: Manifest) -> str:
     ]
     if not approved:
         parts.append(
-            "<p>No videos approved yet. Run <code>nlmg-media videos refresh</code>, then "
-            "<code>nlmg-media videos approve ID</code> for the candidates worth watching.</p>"
+            # The page is published with the site: words for a listener, not commands for the curator.
+            "<p>No videos have been chosen for this book yet.</p>"
         )
     for kind in KINDS:
         group = [entry for entry in approved if entry.kind == kind]

@@ -2,14 +2,20 @@
 
 Layout (default ``output/site/``)::
 
-    feed.xml  index.html  episodes.json  cover.jpg
-    episodes/<slug>/<slug>.mp3  captions.vtt  captions.srt  chapters.json  transcript.json  cover.jpg
-                    <slug>.mp4  <slug>-portrait.mp4  <slug>-square.mp4      (videos, when rendered)
+    index.html  feed.xml  feed.xsl  episodes.json  cover.jpg  favicon.png  apple-touch-icon.png
+    art/cover-{160,320,640}.jpg                      the show's art resized for the pages
+    static/site.css  static/player.js                the player (plain JavaScript, no build step, no CDN)
+    episodes/<slug>/index.html                       the episode's page: its stable URL, the feed's <link>
+    episodes/<slug>/<slug>.mp3  captions.vtt  captions.srt  chapters.json  transcript.json  timeline.json
+                    cover.jpg  cover-{160,320,640}.jpg  <slug>.mp4  <slug>-portrait.mp4  <slug>-square.mp4
+    videos/index.html  playlist.jspf  playlist.m3u8  the curated-video page, when there is one
 
 ``build_site`` reads each render folder's ``render.json``, copies the files that changed, records the episode
-in the registry (keeping its GUID and first publish date), then writes the feed and the page. Every piece of
-text that reaches ``index.html`` — book titles, summaries, third-party video titles — is HTML-escaped, and
-links from third parties are kept only when they are http(s).
+in the registry (keeping its GUID, number and first publish date), then writes the feed and the pages. The
+episode page's transcript is built from ``timeline.json``: one span per spoken word with its start and end, so
+the player highlights the word being spoken and a click on a word seeks there. Every piece of text that reaches
+a page — book titles, summaries, third-party video titles — is HTML-escaped, and links from third parties are
+kept only when they are http(s).
 """
 
 from __future__ import annotations
@@ -34,14 +40,16 @@ from pipeline.progress import Progress, ProgressEvent, quiet
 from pipeline.publishing.feed import (
     DEFAULT_CATEGORY,
     FEED_NAME,
+    FEED_STYLESHEET,
     Channel,
     EpisodeRecord,
+    episode_page,
     load_registry,
     normalise_base_url,
     parse_category,
-    podcast_guid,
     save_registry,
     site_url,
+    voice_line,
     write_feed,
 )
 from pipeline.record import RECORD_NAME, RenderRecord, read_record
@@ -49,6 +57,12 @@ from pipeline.times import clock
 
 INDEX_NAME = "index.html"
 CHANNEL_COVER = "cover.jpg"
+STATIC_FOLDER = "static"  # the site's own CSS and JavaScript, copied from pipeline/publishing/static/
+STATIC_FILES = ("site.css", "player.js")
+VIDEOS_FOLDER = "videos"
+PLAYLIST_FILES = ("index.html", "playlist.jspf", "playlist.m3u8")
+COVER_WIDTHS = (160, 320, 640)  # pixel widths of the covers the pages show (1x/2x of 72-192 CSS px, og:image)
+FAVICON, TOUCH_ICON = ("favicon.png", 32), ("apple-touch-icon.png", 180)
 ARTWORK_MIN, ARTWORK_MAX = 1400, 3000  # Apple: square, 1400–3000 px, JPEG or PNG, RGB
 LOCK_NAME = ".nlmg-publish.lock"
 SKIPPED_OUTPUT_FOLDERS = {"site", "videos", ".cache"}
@@ -61,6 +75,7 @@ _EPISODE_FILES = {
     "chapters": ("chapters", "chapters.json"),
     "transcript": ("transcript", "transcript.json"),
     "cover": ("cover", "cover.jpg"),
+    "timeline": ("timeline", "timeline.json"),
     "video_landscape": ("video_landscape", "{slug}.mp4"),
     "video_portrait": ("video_portrait", "{slug}-portrait.mp4"),
     "video_square": ("video_square", "{slug}-square.mp4"),
@@ -146,6 +161,11 @@ def build_site(
         return _build_locked(render_dirs, site, settings, base_url, moment, say)
 
 
+def episode_folder(slug: str) -> str:
+    """The site-relative folder of an episode's files and page, with a trailing slash."""
+    return episode_page(slug)
+
+
 def _build_locked(
     render_dirs: Sequence[Path],
     site: Path,
@@ -156,7 +176,7 @@ def _build_locked(
 ) -> SiteReport:
     registry = load_registry(site)
     feed_url = site_url(base_url, FEED_NAME)
-    channel_guid = podcast_guid(feed_url)
+    channel_guid, moved_from = registry.channel_guid(feed_url)
     records = [read_record(Path(folder)) for folder in render_dirs]
     slugs = [_episode_slug(r) for r in records]
     for slug in {s for s in slugs if slugs.count(s) > 1}:
@@ -188,10 +208,17 @@ def _build_locked(
             ],
             files=files,
             now=now,
+            voice={k: str(data[k]) for k in ("engine", "voice") if data.get(k)},
         )
+    registry.number_episodes()
 
     episodes = registry.ordered()
     warnings: list[str] = []
+    if moved_from:
+        warnings.append(
+            f"the feed moved from {moved_from} to {feed_url}: the show keeps its podcast:guid {channel_guid} and "
+            "every episode its GUID; redirect the old address (HTTP 301) so apps follow the move"
+        )
     title = settings.title or _default_title(episodes, settings.author)
     if not settings.title:
         warnings.append(f"no --title given: the show is called {title!r}")
@@ -211,13 +238,20 @@ def _build_locked(
         email=settings.email,
         explicit=settings.explicit,
         locked=settings.locked,
+        guid=channel_guid,
     )
     say("feed.xml")
     write_feed(site, channel, episodes)
     videos = read_curated_videos(settings.videos) if settings.videos else []
-    say("index.html")
-    atomic.write_text(site / INDEX_NAME, render_index(channel, episodes, site, videos))
-    registry.channel = {"podcast_guid": channel.guid, "feed_url": channel.feed_url, "title": channel.title}
+    videos_page = _copy_playlist_page(settings.videos, site) if settings.videos else False
+    say("pages")
+    _write_static_files(site)
+    _write_resized_art(site, episodes)
+    ctx = PageContext(channel, episodes, site, videos, videos_page)
+    for episode in episodes:
+        _write_text_if_changed(site / episode_folder(episode.slug) / INDEX_NAME, render_episode_page(ctx, episode))
+    _write_text_if_changed(site / INDEX_NAME, render_show_page(ctx))
+    registry.channel["title"] = channel.title
     save_registry(site, registry, base_url)
     return SiteReport(
         site=site,
@@ -370,6 +404,67 @@ def _write_if_changed(target: Path, data: bytes) -> None:
         atomic.write_bytes(target, data)
 
 
+def _write_text_if_changed(target: Path, text: str) -> None:
+    _write_if_changed(target, text.encode("utf-8"))
+
+
+def resized_image(source: Path, width: int, kind: str = "JPEG") -> bytes:
+    """``source`` scaled to ``width`` px wide (never up), as a JPEG or PNG; the same input gives the same bytes."""
+    from PIL import Image
+
+    with Image.open(source) as image:
+        image = image.convert("RGB")
+        if image.width > width:
+            height = max(1, round(image.height * width / image.width))
+            image = image.resize((width, height), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        if kind == "PNG":
+            image.save(buffer, "PNG", optimize=True)
+        else:
+            image.save(buffer, "JPEG", quality=84, optimize=True, progressive=True)
+        return buffer.getvalue()
+
+
+def _write_resized_art(site: Path, episodes: Sequence[EpisodeRecord]) -> None:
+    """Covers at the sizes the pages show them (``srcset``), the favicon and the home-screen icon."""
+    show_art = site / CHANNEL_COVER
+    for width in COVER_WIDTHS:
+        _write_if_changed(site / "art" / f"cover-{width}.jpg", resized_image(show_art, width))
+    for name, width in (FAVICON, TOUCH_ICON):
+        _write_if_changed(site / name, resized_image(show_art, width, "PNG"))
+    for record in episodes:
+        cover = record.files.get("cover")
+        if cover and (site / cover["path"]).is_file():
+            for width in COVER_WIDTHS:
+                target = site / episode_folder(record.slug) / f"cover-{width}.jpg"
+                _write_if_changed(target, resized_image(site / cover["path"], width))
+
+
+def static_file(name: str) -> bytes:
+    """One of the site's own assets shipped in the package (``site.css``, ``player.js``, ``feed.xsl``)."""
+    from importlib import resources
+
+    return resources.files("pipeline.publishing").joinpath("static", name).read_bytes()
+
+
+def _write_static_files(site: Path) -> None:
+    for name in STATIC_FILES:
+        _write_if_changed(site / STATIC_FOLDER / name, static_file(name))
+    _write_if_changed(site / FEED_STYLESHEET, static_file(FEED_STYLESHEET))
+
+
+def _copy_playlist_page(playlist: Path, site: Path) -> bool:
+    """Publish the curated-video page (``index.html`` beside the JSPF, written by ``nlmg-media videos``) under
+    ``videos/``; ``False`` when there is no such page."""
+    folder = Path(playlist).parent
+    if not (folder / "index.html").is_file():
+        return False
+    for name in PLAYLIST_FILES:
+        if (folder / name).is_file():
+            _write_if_changed(site / VIDEOS_FOLDER / name, (folder / name).read_bytes())
+    return True
+
+
 # ----------------------------------------------------------------------------------------------- defaults
 
 
@@ -437,15 +532,257 @@ def _web_url(value: Any) -> str | None:
     return value.strip() if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-# ----------------------------------------------------------------------------------------------- the page
+# ----------------------------------------------------------------------------------------------- the pages
 
 
 def _esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _transcript_sections(site: Path, record: EpisodeRecord) -> list[tuple[str, list[tuple[float, str]]]]:
-    """Transcript segments grouped under the chapter they fall in: ``[(chapter title, [(start, text)])]``."""
+@dataclass(frozen=True)
+class PageContext:
+    """What every page of the site shares: the show, its episodes, the curated videos and the site's files."""
+
+    channel: Channel
+    episodes: Sequence[EpisodeRecord]
+    site: Path
+    videos: Sequence[PlaylistVideo]
+    videos_page: bool  # the standalone playlist page is published at videos/
+
+
+def _subscribe_links(feed_url: str, title: str) -> list[tuple[str, str]]:
+    """(label, href) of the buttons that open the feed in common podcast apps (their documented URL schemes)."""
+    bare = re.sub(r"^https?://", "", feed_url)
+    encoded = quote(feed_url, safe="")
+    return [
+        ("Apple Podcasts", f"podcasts://{bare}"),
+        ("Overcast", f"overcast://x-callback-url/add?url={encoded}"),
+        ("Pocket Casts", f"pktc://subscribe/{bare}"),
+        ("AntennaPod", f"https://antennapod.org/deeplink/subscribe?url={encoded}&title={quote(title, safe='')}"),
+        ("Other apps (podcast://)", f"podcast://{bare}"),
+    ]
+
+
+def _subscribe_section(ctx: PageContext, prefix: str) -> str:
+    feed_url = ctx.channel.feed_url
+    links = "".join(
+        f'<li><a class="button" href="{_esc(href)}">{_esc(label)}</a></li>'
+        for label, href in _subscribe_links(feed_url, ctx.channel.title)
+    )
+    return f"""<section class="subscribe" aria-labelledby="subscribe-{prefix}">
+<h2 id="subscribe-{prefix}">Subscribe</h2>
+<p>Follow the show in your podcast app, or paste the feed address into it.</p>
+<ul class="links">
+<li><button type="button" class="button" data-copy="{_esc(feed_url)}" aria-describedby="copied-{prefix}">\
+Copy feed address</button></li>
+{links}
+</ul>
+<code class="feed-url">{_esc(feed_url)}</code>
+<p class="status" id="copied-{prefix}" role="status"></p>
+</section>"""
+
+
+def _curated_section(ctx: PageContext, root: str) -> str:
+    page_link = f'<p><a href="{root}videos/">All curated videos, with notes</a></p>' if ctx.videos_page else ""
+    if not ctx.videos:
+        body = '<p class="note">No curated videos are available yet.</p>'
+    else:
+        items = []
+        for video in ctx.videos:
+            url = _esc(video.url)
+            thumb = (
+                f'<a class="thumb" href="{url}" rel="noopener noreferrer" tabindex="-1" aria-hidden="true">'
+                f'<img src="{_esc(video.image)}" alt="" loading="lazy" referrerpolicy="no-referrer" width="128" '
+                f'height="72"></a>'
+                if video.image
+                else ""
+            )
+            length = clock(video.duration) if video.duration else ""
+            meta = " · ".join(_esc(m) for m in (video.creator, length) if m)
+            note = f"<p>{_esc(video.annotation)}</p>" if video.annotation else ""
+            items.append(
+                f'<li>{thumb}<div><a class="title" href="{url}" rel="noopener noreferrer">{_esc(video.title)}</a>'
+                f"{f'<p class=meta>{meta}</p>' if meta else ''}{note}</div></li>"
+            )
+        body = f'<ul class="videos">{"".join(items)}</ul>'
+    return f'<section aria-labelledby="curated"><h2 id="curated">More to watch</h2>{body}{page_link}</section>'
+
+
+def _cover_img(record_or_none: EpisodeRecord | None, root: str, css_class: str, sizes: str, size: int) -> str:
+    """An ``<img>`` choosing among the resized covers (``srcset``), never the 1400+ px podcast art."""
+    folder = f"{root}{episode_folder(record_or_none.slug)}" if record_or_none else f"{root}art/"
+    srcset = ", ".join(f"{folder}cover-{w}.jpg {w}w" for w in COVER_WIDTHS)
+    return (
+        f'<img class="{css_class}" src="{folder}cover-{COVER_WIDTHS[1]}.jpg" srcset="{srcset}" sizes="{sizes}" '
+        f'alt="" width="{size}" height="{size}">'
+    )
+
+
+def _head(ctx: PageContext, *, title: str, description: str, url: str, image: str, root: str, kind: str) -> str:
+    channel = ctx.channel
+    return f"""<!doctype html>
+<html lang="{_esc(channel.language)}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_esc(title)}</title>
+<meta name="description" content="{_esc(description)}">
+<meta name="color-scheme" content="light dark">
+<meta name="theme-color" content="#fbf8f3" media="(prefers-color-scheme: light)">
+<meta name="theme-color" content="#14171c" media="(prefers-color-scheme: dark)">
+<link rel="canonical" href="{_esc(url)}">
+<link rel="alternate" type="application/rss+xml" title="{_esc(channel.title)}" href="{_esc(channel.feed_url)}">
+<link rel="icon" type="image/png" sizes="32x32" href="{root}favicon.png">
+<link rel="apple-touch-icon" href="{root}apple-touch-icon.png">
+<meta property="og:type" content="{kind}">
+<meta property="og:site_name" content="{_esc(channel.title)}">
+<meta property="og:title" content="{_esc(title)}">
+<meta property="og:description" content="{_esc(description)}">
+<meta property="og:url" content="{_esc(url)}">
+<meta property="og:image" content="{_esc(image)}">
+<meta property="og:image:width" content="{COVER_WIDTHS[-1]}">
+<meta property="og:image:height" content="{COVER_WIDTHS[-1]}">
+<meta name="twitter:card" content="summary">
+<meta name="twitter:title" content="{_esc(title)}">
+<meta name="twitter:description" content="{_esc(description)}">
+<meta name="twitter:image" content="{_esc(image)}">
+<link rel="stylesheet" href="{root}{STATIC_FOLDER}/site.css">
+</head>
+<body>
+<a class="skip" href="#main">Skip to the player</a>
+"""
+
+
+def _footer(ctx: PageContext, root: str) -> str:
+    count = len(ctx.episodes)
+    return f"""<footer class="wrap">
+<p>{count} episode{"" if count == 1 else "s"} · <a href="{root}{FEED_NAME}">RSS feed</a> · \
+Narrated by a synthetic voice; made with nlmg-media.</p>
+</footer>
+<script src="{root}{STATIC_FOLDER}/player.js" defer></script>
+</body>
+</html>
+"""
+
+
+def _player(ctx: PageContext, record: EpisodeRecord, root: str, *, share: bool) -> str:
+    files = record.files
+    folder = f"{root}{episode_folder(record.slug)}"
+    audio_src = f"{folder}{quote(files['audio']['path'].rsplit('/', 1)[-1])}"
+    share_button = (
+        '<button type="button" data-action="share">Share from <span data-share-time>0:00</span></button>'
+        if share
+        else ""
+    )
+    return f"""<section class="player" data-player data-duration="{record.duration:.3f}" aria-label="Player">
+<audio controls preload="metadata" src="{_esc(audio_src)}"></audio>
+<p class="now-chapter" data-chapter-now aria-live="polite"></p>
+<div class="controls">
+<button type="button" data-action="back">{_REPLAY_ICON}<span class="sr">Back </span>15 s</button>
+<button type="button" data-action="play"><span data-icon aria-hidden="true">▶</span> \
+<span data-label>Play</span></button>
+<button type="button" data-action="forward"><span class="sr">Forward </span>30 s{_FORWARD_ICON}</button>
+</div>
+<div class="timebar">
+<span data-elapsed>0:00</span>
+<input type="range" min="0" max="{max(record.duration, 1):.3f}" step="1" value="0" aria-label="Position">
+<span data-total>{clock(record.duration)}</span>
+</div>
+<div class="extra">
+<button type="button" data-action="speed">Speed <span data-label>1×</span></button>
+{share_button}
+</div>
+<p class="status" data-status role="status"></p>
+</section>"""
+
+
+# A circular arrow for "back"; the "forward" icon is its mirror image.
+_REPLAY_PATH = "M12 5V1L7 6l5 5V7a6 6 0 1 1-6 6H4a8 8 0 1 0 8-8z"
+_REPLAY_ICON = f'<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path d="{_REPLAY_PATH}"/></svg>'
+_FORWARD_ICON = (
+    '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false">'
+    f'<path transform="matrix(-1 0 0 1 24 0)" d="{_REPLAY_PATH}"/></svg>'
+)
+
+
+def _chapters_section(record: EpisodeRecord) -> str:
+    if not record.chapters:
+        return ""
+    items = "".join(
+        f'<li><button type="button" data-start="{float(c["start"]):.3f}" data-title="{_esc(c["title"])}">'
+        f'<span class="t">{clock(float(c["start"]))}</span> <span>{_esc(c["title"])}</span></button></li>'
+        for c in record.chapters
+    )
+    return (
+        f'<section aria-labelledby="chapters-{_esc(record.slug)}"><h2 id="chapters-{_esc(record.slug)}">Chapters</h2>'
+        f'<ol class="chapters" data-chapter-list>{items}</ol></section>'
+    )
+
+
+def _transcript_html(site: Path, record: EpisodeRecord) -> str:
+    """The transcript's body: every word a span timed from ``timeline.json`` (sentence spans inside paragraphs
+    inside chapters); without word times, the transcript's segments are the timed spans."""
+    words = _timeline_words(site, record)
+    titles = [str(c.get("title", "")) for c in record.chapters]
+    parts: list[str] = []
+    if words:
+        chapter = paragraph = sentence = None
+        for word in words:
+            if word["chapter"] != chapter:
+                if sentence is not None:
+                    parts.append("</span></p>")
+                chapter, paragraph, sentence = word["chapter"], None, None
+                if 0 <= chapter < len(titles) and titles[chapter]:
+                    parts.append(f"<h3>{_esc(titles[chapter])}</h3>")
+            if word["paragraph"] != paragraph:
+                if sentence is not None:
+                    parts.append("</span></p>")
+                paragraph, sentence = word["paragraph"], None
+                parts.append("<p>")
+            if word["sentence"] != sentence:
+                if sentence is not None:
+                    parts.append("</span> ")
+                sentence = word["sentence"]
+                parts.append('<span class="sentence">')
+            else:
+                parts.append(" ")
+            parts.append(f'<span data-s="{word["start"]:.3f}" data-e="{word["end"]:.3f}">{_esc(word["text"])}</span>')
+        parts.append("</span></p>")
+        return "".join(parts)
+    for title, segments in _transcript_sections(site, record):
+        parts.append(f"<h3>{_esc(title)}</h3>" if title else "")
+        spans = " ".join(
+            f'<span class="sentence"><span data-s="{start:.3f}" data-e="{end:.3f}">{_esc(text)}</span></span>'
+            for start, end, text in segments
+        )
+        parts.append(f"<p>{spans}</p>")
+    return "".join(parts)
+
+
+def _timeline_words(site: Path, record: EpisodeRecord) -> list[dict[str, Any]]:
+    entry = record.files.get("timeline")
+    if not entry:
+        return []
+    try:
+        data = json.loads((site / entry["path"]).read_text("utf-8"))
+        words: list[dict[str, Any]] = [
+            {
+                "text": str(w["text"]),
+                "start": float(w["start"]),
+                "end": float(w["end"]),
+                "sentence": int(w.get("sentence", 0)),
+                "paragraph": int(w.get("paragraph", 0)),
+                "chapter": int(w.get("chapter", 0)),
+            }
+            for w in data.get("words", [])
+        ]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return []
+    return sorted((w for w in words if w["text"].strip()), key=lambda w: w["start"])
+
+
+def _transcript_sections(site: Path, record: EpisodeRecord) -> list[tuple[str, list[tuple[float, float, str]]]]:
+    """Transcript segments grouped under their chapter: ``[(chapter title, [(start, end, text)])]``."""
     entry = record.files.get("transcript")
     if not entry:
         return []
@@ -454,192 +791,154 @@ def _transcript_sections(site: Path, record: EpisodeRecord) -> list[tuple[str, l
     except (OSError, ValueError, AttributeError):
         return []
     starts = [(float(c.get("start", 0)), str(c.get("title", ""))) for c in record.chapters] or [(0.0, "")]
-    sections: list[tuple[str, list[tuple[float, str]]]] = [(title, []) for _, title in starts]
+    sections: list[tuple[str, list[tuple[float, float, str]]]] = [(title, []) for _, title in starts]
     for segment in segments:
         if not isinstance(segment, dict) or not str(segment.get("body", "")).strip():
             continue
         start = float(segment.get("startTime", 0))
+        end = float(segment.get("endTime", start))
         index = max((i for i, (s, _) in enumerate(starts) if s <= start + 1e-3), default=0)
-        sections[index][1].append((start, str(segment["body"]).strip()))
+        sections[index][1].append((start, end, str(segment["body"]).strip()))
     return [s for s in sections if s[1]]
 
 
-def _episode_article(site: Path, record: EpisodeRecord) -> str:
-    files = record.files
-    slug = _esc(record.slug)
-
-    def src(role: str) -> str:
-        return _esc(quote(files[role]["path"]))
-
+def _episode_meta(record: EpisodeRecord) -> str:
     published = record.first_published
-    meta = [f"{published.day} {published:%B %Y}", clock(record.duration)]
-    if record.book.get("year"):
-        meta.append(f"book from {record.book['year']}")
-    cover = ""
-    if "cover" in files:
-        cover = f'<img class="art" src="{src("cover")}" alt="" width="112" height="112" loading="lazy">'
-    track = ""
-    if "captions_vtt" in files:
-        track = f'<track kind="captions" src="{src("captions_vtt")}" srclang="en" label="Captions" default>'
+    meta = [f"Episode {record.number}"] if record.number else []
+    meta += [f"{published.day} {published:%B %Y}", clock(record.duration)]
+    return " · ".join(_esc(m) for m in meta)
+
+
+HERO_SIZES = "(min-width: 640px) 160px, 96px"  # the episode cover's CSS width (site.css .hero .art)
+
+
+def render_episode_page(ctx: PageContext, record: EpisodeRecord) -> str:
+    """``episodes/<slug>/index.html``: player, chapters, follow-along transcript, video, videos, subscribe."""
+    root = "../../"
+    files = record.files
+    channel = ctx.channel
+    url = site_url(channel.base_url, episode_page(record.slug))
+    image = site_url(channel.base_url, f"{episode_folder(record.slug)}cover-{COVER_WIDTHS[-1]}.jpg")
+    has_cover = "cover" in files
+    if not has_cover:
+        image = site_url(channel.base_url, f"art/cover-{COVER_WIDTHS[-1]}.jpg")
+    description = record.description or record.title
+    book = record.book
+    book_line = ""
+    if book.get("title"):
+        book_line = f"A one-page summary of <cite>{_esc(book['title'])}</cite>"
+        if book.get("author"):
+            book_line += f" by {_esc(book['author'])}"
+        if book.get("year"):
+            book_line += f" ({_esc(book['year'])})"
+        book_line = f'<p class="by">{book_line}.</p>'
     parts = [
-        f'<article class="episode" id="{slug}">',
-        f'<div class="head">{cover}<div><h2>{_esc(record.title)}</h2>',
-        f'<p class="meta">{" · ".join(_esc(m) for m in meta)}</p></div></div>',
+        _head(
+            ctx,
+            title=f"{record.title} — {channel.title}",
+            description=description,
+            url=url,
+            image=image,
+            root=root,
+            kind="article",
+        ),  # fmt: skip
+        f'<header class="topbar"><div class="wrap"><a href="{root}">'
+        f'<img src="{root}art/cover-{COVER_WIDTHS[0]}.jpg" alt="" width="32" height="32">'
+        f"<span>{_esc(channel.title)}</span></a></div></header>",
+        f'<main id="main" class="wrap" data-episode="{_esc(record.slug)}">',
+        f'<div class="hero">{_cover_img(record if has_cover else None, root, "art", HERO_SIZES, 96)}'
+        f"<div><h1>{_esc(record.title)}</h1>{book_line}<p class=meta>{_episode_meta(record)}</p></div></div>",
+        _player(ctx, record, root, share=True),
     ]
     if record.description:
-        parts.append(f'<p class="summary">{_esc(record.description)}</p>')
-    parts.append(f'<audio controls preload="metadata" src="{src("audio")}"></audio>')
-    if record.chapters:
-        items = "".join(
-            f'<li><button type="button" data-seek="{float(c["start"]):.3f}">'
-            f'<span class="t">{clock(float(c["start"]))}</span> {_esc(c["title"])}</button></li>'
-            for c in record.chapters
-        )
-        parts.append(f'<h3>Chapters</h3><ol class="chapters">{items}</ol>')
-    sections = _transcript_sections(site, record)
-    if sections:
-        body = "".join(
-            (f"<h4>{_esc(title)}</h4>" if title else "")
-            + "<p>"
-            + " ".join(f'<span data-seek="{start:.3f}">{_esc(text)}</span>' for start, text in segments)
-            + "</p>"
-            for title, segments in sections
-        )
-        parts.append(f'<details class="transcript"><summary>Transcript</summary>{body}</details>')
-    if "video_landscape" in files:
-        poster = f' poster="{src("cover")}"' if "cover" in files else ""
+        parts.append(f"<p>{_esc(record.description)}</p>")
+    parts.append(f'<p class="muted">{_esc(voice_line(record))}</p>')
+    parts.append(_chapters_section(record))
+    transcript = _transcript_html(ctx.site, record)
+    if transcript:
         parts.append(
-            f'<details class="video"><summary>Watch the video</summary>'
-            f'<video controls preload="none"{poster} src="{src("video_landscape")}">{track}</video></details>'
+            '<section aria-labelledby="transcript-title"><div class="transcript-head">'
+            '<h2 id="transcript-title">Transcript</h2>'
+            '<label class="follow"><input type="checkbox" data-follow checked> Follow along</label></div>'
+            '<div class="transcript" data-transcript tabindex="0" role="region" aria-label="Transcript, '
+            f'click a word to listen from there">{transcript}</div></section>'
         )
+    if "video_landscape" in files:
+        folder = f"{root}{episode_folder(record.slug)}"
+        poster = f' poster="{folder}cover-{COVER_WIDTHS[-1]}.jpg"' if has_cover else ""
+        track = (
+            f'<track kind="captions" src="{folder}captions.vtt" srclang="{_esc(channel.language)}" label="Captions">'
+            if "captions_vtt" in files
+            else ""
+        )
+        video_src = _esc(root + quote(files["video_landscape"]["path"]))
+        parts.append(
+            '<section aria-labelledby="video-title"><h2 id="video-title">Watch the captioned video</h2>'
+            f'<video controls preload="none"{poster} src="{video_src}">{track}</video></section>'
+        )
+    parts.append(_curated_section(ctx, root))
+    parts.append(_subscribe_section(ctx, "episode"))
     downloads = [("audio", "MP3"), ("captions_vtt", "Captions (VTT)"), ("captions_srt", "Captions (SRT)"),
-                 ("transcript", "Transcript (JSON)"), ("chapters", "Chapters (JSON)"), ("video_landscape", "Video"),
-                 ("video_portrait", "Video (portrait)"), ("video_square", "Video (square)")]  # fmt: skip
-    links = " · ".join(f'<a href="{src(role)}">{label}</a>' for role, label in downloads if role in files)
-    parts.append(f'<p class="files">Download: {links}</p></article>')
+                 ("transcript", "Transcript (JSON)"), ("chapters", "Chapters (JSON)"), ("timeline", "Word timings"),
+                 ("video_landscape", "Video"), ("video_portrait", "Video (portrait)"),
+                 ("video_square", "Video (square)")]  # fmt: skip
+    links = "".join(
+        f'<li><a class="button" href="{_esc(root + quote(files[role]["path"]))}">{label}</a></li>'
+        for role, label in downloads
+        if role in files
+    )
+    parts.append(
+        f'<section aria-labelledby="downloads"><h2 id="downloads">Download</h2><ul class="links">{links}</ul></section>'
+    )
+    parts.append("</main>")
+    parts.append(_footer(ctx, root))
     return "\n".join(parts)
 
 
-def _curated_section(videos: Sequence[PlaylistVideo]) -> str:
-    if not videos:
-        return ""
-    items = []
-    for video in videos:
-        url = _esc(video.url)
-        thumb = (
-            f'<a class="thumb" href="{url}" rel="noopener noreferrer"><img src="{_esc(video.image)}" alt="" '
-            f'loading="lazy" referrerpolicy="no-referrer"></a>'
-            if video.image
-            else ""
-        )
-        meta = " · ".join(_esc(m) for m in (video.creator, clock(video.duration) if video.duration else "") if m)
-        note = f"<p>{_esc(video.annotation)}</p>" if video.annotation else ""
-        items.append(
-            f'<li>{thumb}<div><a href="{url}" rel="noopener noreferrer">{_esc(video.title)}</a>'
-            f"{f'<p class=meta>{meta}</p>' if meta else ''}{note}</div></li>"
-        )
-    return f'<section class="curated"><h2>More to watch</h2><ul>{"".join(items)}</ul></section>'
-
-
-def render_index(
-    channel: Channel, episodes: Sequence[EpisodeRecord], site: Path, videos: Sequence[PlaylistVideo]
-) -> str:
-    """The site's ``index.html``: show header with subscribe link, one article per episode, curated videos."""
-    feed_url = _esc(channel.feed_url)
-    title = _esc(channel.title)
+def render_show_page(ctx: PageContext) -> str:
+    """The site's ``index.html``: the show, the latest episode's player, every episode, videos, subscribe."""
+    channel = ctx.channel
+    root = ""
+    image = site_url(channel.base_url, f"art/cover-{COVER_WIDTHS[-1]}.jpg")
     author = f'<p class="by">{_esc(channel.author)}</p>' if channel.author else ""
-    articles = "\n".join(_episode_article(site, e) for e in episodes)
-    return f"""<!doctype html>
-<html lang="{_esc(channel.language)}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<meta name="description" content="{_esc(channel.description)}">
-<link rel="alternate" type="application/rss+xml" title="{title}" href="{FEED_NAME}">
-<style>{_STYLE}</style>
-</head>
-<body>
-<header class="show">
-<img class="art" src="{CHANNEL_COVER}" alt="" width="168" height="168">
-<div>
-<h1>{title}</h1>
-{author}<p>{_esc(channel.description)}</p>
-<p class="subscribe"><a class="button" href="{FEED_NAME}">Subscribe</a>
-<span>Add this feed to your podcast app: <code>{feed_url}</code></span></p>
-</div>
-</header>
-<main>
-{articles}
-{_curated_section(videos)}
-</main>
-<footer>{len(episodes)} episode{"" if len(episodes) == 1 else "s"} · <a href="{FEED_NAME}">RSS feed</a> ·
-made with nlmg-media</footer>
-<script>{_SCRIPT}</script>
-</body>
-</html>
-"""
-
-
-_STYLE = """
-:root{--ink:#182130;--muted:#5b6573;--line:#e3ddd2;--accent:#b5651d;--bg:#fbf8f3}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--ink);font:17px/1.55 system-ui,-apple-system,"Segoe UI",sans-serif}
-header.show,main,footer{max-width:46rem;margin:0 auto;padding:0 1.25rem}
-header.show{display:flex;gap:1.5rem;align-items:flex-start;padding-top:2.5rem;padding-bottom:1.5rem}
-header.show .art{border-radius:10px;box-shadow:0 4px 18px rgba(0,0,0,.18);flex:none}
-h1{font-size:1.9rem;line-height:1.2;margin:.2rem 0 .3rem}
-h2{font-size:1.35rem;line-height:1.25;margin:0 0 .2rem}
-h3{font-size:1rem;margin:1.2rem 0 .4rem;color:var(--muted);text-transform:uppercase;letter-spacing:.06em}
-h4{margin:1rem 0 .2rem;font-size:1rem}
-p{margin:.4rem 0}
-.by,.meta{color:var(--muted);margin:.1rem 0}
-.subscribe{display:flex;flex-wrap:wrap;gap:.6rem;align-items:center;font-size:.92rem;color:var(--muted)}
-.subscribe span{flex-basis:100%}
-.button{background:var(--accent);color:#fff;padding:.45rem 1rem;border-radius:999px;text-decoration:none;
-  font-weight:600}
-code{font-size:.85rem;background:#fff;border:1px solid var(--line);border-radius:4px;padding:.1rem .35rem;
-  overflow-wrap:anywhere}
-article.episode{background:#fff;border:1px solid var(--line);border-radius:12px;padding:1.4rem;margin:1.2rem 0}
-.head{display:flex;gap:1rem;align-items:center}
-.head .art{border-radius:8px;flex:none}
-.summary{margin-top:1rem}
-audio,video{width:100%;margin-top:.8rem}
-video{aspect-ratio:16/9;background:#000}
-ol.chapters{list-style:none;padding:0;margin:0}
-ol.chapters button{all:unset;cursor:pointer;display:block;width:100%;padding:.3rem .5rem;border-radius:6px}
-ol.chapters button:hover,ol.chapters button:focus-visible{background:#f3ede3}
-ol.chapters button.now{background:#f6e6d3;font-weight:600}
-.t{display:inline-block;min-width:3.5rem;color:var(--accent);font-variant-numeric:tabular-nums}
-details{margin-top:1rem;border-top:1px solid var(--line);padding-top:.6rem}
-summary{cursor:pointer;font-weight:600}
-.transcript span{cursor:pointer;border-radius:3px}
-.transcript span:hover{background:#f6e6d3}
-.files{font-size:.9rem;color:var(--muted);margin-top:1rem}
-a{color:var(--accent)}
-.curated ul{list-style:none;padding:0}
-.curated li{display:flex;gap:1rem;padding:.7rem 0;border-bottom:1px solid var(--line)}
-.curated .thumb img{width:9rem;aspect-ratio:16/9;object-fit:cover;border-radius:6px;background:#e9e3d8;display:block}
-.curated li p{font-size:.92rem}
-footer{color:var(--muted);font-size:.85rem;padding-top:1rem;padding-bottom:3rem}
-@media (max-width:560px){header.show{flex-direction:column}header.show .art{width:128px;height:128px}}
-"""
-
-# Chapter buttons and transcript lines carry data-seek (seconds): a click seeks that episode's player.
-_SCRIPT = """
-document.addEventListener('click', function (event) {
-  var target = event.target.closest('[data-seek]');
-  if (!target) return;
-  var player = target.closest('article').querySelector('audio');
-  player.currentTime = parseFloat(target.dataset.seek);
-  player.play();
-});
-document.querySelectorAll('article.episode audio').forEach(function (player) {
-  var buttons = player.closest('article').querySelectorAll('ol.chapters button');
-  player.addEventListener('timeupdate', function () {
-    var current = null;
-    buttons.forEach(function (b) { if (parseFloat(b.dataset.seek) <= player.currentTime + 0.05) current = b; });
-    buttons.forEach(function (b) { b.classList.toggle('now', b === current); });
-  });
-});
-"""
+    parts = [
+        _head(
+            ctx,
+            title=channel.title,
+            description=channel.description,
+            url=channel.base_url + "/",
+            image=image,
+            root=root,
+            kind="website",
+        ),  # fmt: skip
+        '<main id="main" class="wrap">',
+        f'<header class="hero show-hero">{_cover_img(None, root, "art", "(min-width: 640px) 192px, 128px", 128)}'
+        f"<div><h1>{_esc(channel.title)}</h1>{author}</div></header>",
+    ]
+    if ctx.episodes:
+        latest = ctx.episodes[0]
+        page = episode_page(latest.slug)
+        parts.append(
+            f'<section data-episode="{_esc(latest.slug)}" aria-labelledby="latest"><h2 id="latest">Latest: '
+            f'<a href="{page}">{_esc(latest.title)}</a></h2><p class="meta">{_episode_meta(latest)}</p>'
+            f"{_player(ctx, latest, root, share=False)}"
+            f'<p><a class="button" href="{page}">Chapters, transcript and more</a></p></section>'
+        )
+    parts.append(f"<p>{_esc(channel.description)}</p>")
+    items = []
+    for record in ctx.episodes:
+        page = episode_page(record.slug)
+        cover = _cover_img(record if "cover" in record.files else None, root, "", "72px", 72)
+        summary = f"<p>{_esc(record.description)}</p>" if record.description else ""
+        items.append(
+            f'<li>{cover}<div><a class="title" href="{page}">{_esc(record.title)}</a>'
+            f'<p class="meta">{_episode_meta(record)}</p>{summary}</div></li>'
+        )
+    listing = "".join(items)
+    parts.append(f'<section aria-labelledby="all"><h2 id="all">Episodes</h2><ul class="episodes">{listing}</ul>')
+    parts.append("</section>")
+    parts.append(_curated_section(ctx, root))
+    parts.append(_subscribe_section(ctx, "show"))
+    parts.append("</main>")
+    parts.append(_footer(ctx, root))
+    return "\n".join(parts)
