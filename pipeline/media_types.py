@@ -17,7 +17,9 @@ _TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
     ".png": "image/png",
-    ".xml": "application/rss+xml",
+    # application/xml, not application/rss+xml, for the feed: browsers show an rss+xml document as plain text and
+    # never apply its stylesheet (feed.xsl); podcast apps and the W3C validator accept both (<rss> names the format).
+    ".xml": "application/xml",
     ".xsl": "text/xsl",
     ".html": "text/html",
     ".css": "text/css",
@@ -28,6 +30,7 @@ _TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
 }
 _TEXT = {".vtt", ".srt", ".xml", ".xsl", ".html", ".css", ".js", ".svg", ".m3u8"}
+_COMPRESSIBLE = _TEXT | {".json", ".jspf"}  # worth gzip; audio, video, JPEG and PNG are compressed already
 UNKNOWN = "application/octet-stream"
 
 
@@ -40,3 +43,8 @@ def content_type(name: str | Path) -> str:
     """The ``Content-Type`` header a file is served with: its media type, with the charset for text."""
     suffix = Path(name).suffix.lower()
     return mime(name) + ("; charset=utf-8" if suffix in _TEXT else "")
+
+
+def compressible(name: str | Path) -> bool:
+    """Whether a file is text that gzip shrinks (served and uploaded gzip-compressed)."""
+    return Path(name).suffix.lower() in _COMPRESSIBLE

@@ -119,6 +119,8 @@ def publish(
             endpoint_url=pick(endpoint_url, "endpoint_url"),
             progress=_show_step,
         )
+        for note in sent.notes:
+            click.echo(f"Warning: {note}", err=True)
         click.echo(f"Published: {sent.summary}")
 
 
@@ -131,7 +133,7 @@ def publish(
 @click.option("--quiet", is_flag=True, help="Do not log requests.")
 @click.pass_context
 def serve(ctx: click.Context, site_dir: Path | None, port: int, host: str, quiet: bool) -> None:
-    """Serve the site locally, with HTTP Range and HEAD support for podcast apps.
+    """Serve the site locally: Range and HEAD for podcast apps, 304s, gzip and CORS for web players.
 
     The feed's URLs come from --base-url at publish time: to subscribe from a phone on the LAN, publish with
     --base-url http://THIS-MACHINE:PORT first.

@@ -6,6 +6,13 @@ MD5 (true for every single-part upload, which is how this module uploads), or, f
 multipart one, when its ``sha256`` metadata matches. The feed is sent last, so it never points at an episode
 whose audio has not arrived yet.
 
+What a browser needs from the store is set at upload: text files (pages, feed, transcripts, chapters, captions,
+scripts) are stored gzip-compressed with ``Content-Encoding: gzip`` (compressed deterministically, so an
+unchanged file keeps its ETag and is not sent again), and the bucket gets a CORS rule letting any origin GET and
+HEAD its objects — web players on other sites fetch transcripts and chapters with ``fetch()``. ETag,
+Last-Modified and 304 answers to conditional requests are the store's own. A rule already present is kept; a
+store that refuses the CORS rule (no permission) is reported, not fatal.
+
 The object store sits behind boto3 with explicit timeouts; connection, credential and bucket failures become
 ``NetworkError`` / ``OutputError`` with a message naming the destination.
 """
@@ -14,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import hashlib
 import shutil
 from collections.abc import Iterator
@@ -25,13 +33,24 @@ from urllib.parse import urlsplit
 from pipeline import atomic
 from pipeline.cache import sha256_file
 from pipeline.errors import InputError, NetworkError, OutputError
-from pipeline.media_types import content_type
+from pipeline.media_types import compressible, content_type
 from pipeline.progress import Progress, ProgressEvent, quiet
 
-# Files that change with every publish get a short cache lifetime so apps and CDNs see new episodes quickly.
+# Files that change with every publish (feed, pages, registry, the player's script and style) get a short cache
+# lifetime so apps, browsers and CDNs see new episodes and fixes quickly; media keeps a day.
 SHORT_CACHE = "public, max-age=300"
 LONG_CACHE = "public, max-age=86400"
-_SHORT_CACHED = {"feed.xml", "index.html", "episodes.json"}
+_SHORT_CACHED_SUFFIXES = {".xml", ".html", ".xsl", ".css", ".js", ".m3u8", ".jspf"}
+_SHORT_CACHED_NAMES = {"episodes.json"}
+# The bucket CORS rule a publish adds when no rule already lets every origin GET (the ID marks it as ours).
+CORS_RULE = {
+    "ID": "nlmg-media-web-players",
+    "AllowedOrigins": ["*"],
+    "AllowedMethods": ["GET", "HEAD"],
+    "AllowedHeaders": ["Range", "If-None-Match", "If-Modified-Since"],
+    "ExposeHeaders": ["Content-Length", "Content-Range", "Accept-Ranges", "ETag"],
+    "MaxAgeSeconds": 86400,
+}
 
 
 _CONNECT_TIMEOUT = 10
@@ -39,8 +58,15 @@ _READ_TIMEOUT = 60
 
 
 def cache_control(relative_path: str) -> str:
-    """``Cache-Control`` for a file of the site: short for the feed, page and registry, a day for media."""
-    return SHORT_CACHE if relative_path in _SHORT_CACHED else LONG_CACHE
+    """``Cache-Control`` for a file of the site: short for the feed, pages, registry and player, a day for media."""
+    path = Path(relative_path)
+    short = path.suffix.lower() in _SHORT_CACHED_SUFFIXES or path.name in _SHORT_CACHED_NAMES
+    return SHORT_CACHE if short else LONG_CACHE
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """gzip with a zero timestamp and no file name: the same content always gives the same bytes (and ETag)."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
 
 
 @dataclass(frozen=True)
@@ -61,6 +87,10 @@ class SiteFile:
     def cache_control(self) -> str:
         return cache_control(self.relative)
 
+    @property
+    def compressed(self) -> bool:
+        return compressible(self.relative)
+
 
 @dataclass(frozen=True)
 class PublishReport:
@@ -69,6 +99,7 @@ class PublishReport:
     destination: str
     uploaded: tuple[str, ...]
     unchanged: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # things the user should know (e.g. the bucket's CORS rule could not be set)
 
     @property
     def summary(self) -> str:
@@ -178,36 +209,72 @@ def _publish_s3(
             for obj in page.get("Contents", []):
                 existing[obj["Key"]] = (obj.get("ETag", "").strip('"'), int(obj.get("Size", -1)))
 
-        uploaded, unchanged = [], []
+        notes = [note] if (note := _ensure_cors_rule(client, bucket, where)) else []
+        uploaded: list[str] = []
+        unchanged: list[str] = []
         for file in files:
             key = key_of(file.relative)
-            if key in existing and _same_object(client, bucket, key, existing[key], file):
+            body = gzip_bytes(file.path.read_bytes()) if file.compressed else None
+            md5 = hashlib.md5(body, usedforsecurity=False).hexdigest() if body is not None else file.md5
+            size = len(body) if body is not None else file.size
+            if key in existing and _same_object(client, bucket, key, existing[key], (md5, size), file):
                 unchanged.append(file.relative)
                 continue
             progress(ProgressEvent("Publishing", 0, len(files), detail=f"upload {file.relative}"))
-            with open(file.path, "rb") as body:
+            extra = {"ContentEncoding": "gzip"} if body is not None else {}
+            with open(file.path, "rb") as handle:
                 client.put_object(
                     Bucket=bucket,
                     Key=key,
-                    Body=body,
+                    Body=body if body is not None else handle,
                     ContentType=file.content_type,
                     CacheControl=file.cache_control,
-                    ContentMD5=base64.b64encode(bytes.fromhex(file.md5)).decode("ascii"),
+                    ContentMD5=base64.b64encode(bytes.fromhex(md5)).decode("ascii"),
                     Metadata={"sha256": file.sha256},
+                    **extra,
                 )
             uploaded.append(file.relative)
-    return PublishReport(destination, tuple(uploaded), tuple(unchanged))
+    return PublishReport(destination, tuple(uploaded), tuple(unchanged), tuple(notes))
 
 
-def _same_object(client: Any, bucket: str, key: str, listed: tuple[str, int], file: SiteFile) -> bool:
+def _ensure_cors_rule(client: Any, bucket: str, where: str) -> str | None:
+    """Add :data:`CORS_RULE` to the bucket unless a rule already lets every origin GET; a note if refused."""
+    from botocore import exceptions as bx
+
+    try:
+        rules = client.get_bucket_cors(Bucket=bucket).get("CORSRules", [])
+    except bx.ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "?")
+        if code != "NoSuchCORSConfiguration":
+            return f"could not read the CORS rules of {where} ({code}); web players on other sites may be refused"
+        rules = []
+    if any("*" in r.get("AllowedOrigins", []) and "GET" in r.get("AllowedMethods", []) for r in rules):
+        return None
+    try:
+        client.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [*rules, CORS_RULE]})
+    except bx.ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "?")
+        return (
+            f"could not add a CORS rule to bucket {bucket!r} ({code}): web players on other sites cannot read "
+            "the transcripts and chapters until the bucket allows GET from any origin"
+        )
+    return None
+
+
+def _same_object(
+    client: Any, bucket: str, key: str, listed: tuple[str, int], stored: tuple[str, int], file: SiteFile
+) -> bool:
+    """Whether the listed object already holds ``file`` as it would be stored (``stored``: its MD5 and size)."""
     etag, size = listed
-    if size != file.size:
+    md5, stored_size = stored
+    if size != stored_size:
         return False
     if "-" not in etag:
-        return etag == file.md5
+        return etag == md5
     # A multipart ETag is not an MD5 of the content; fall back to the digest we store as metadata.
     head = client.head_object(Bucket=bucket, Key=key)
-    return bool(head.get("Metadata", {}).get("sha256") == file.sha256)
+    encoding = "gzip" if file.compressed else ""
+    return bool(head.get("Metadata", {}).get("sha256") == file.sha256 and head.get("ContentEncoding", "") == encoding)
 
 
 @contextlib.contextmanager
