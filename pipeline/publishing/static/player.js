@@ -240,5 +240,4 @@
   var episodes = document.querySelectorAll('[data-episode]');
   Array.prototype.forEach.call(episodes, function (episode, i) { setupEpisode(episode, i === 0); });
   setupCopyButtons();
-  window.nlmgClock = clock;  // for tests and the curious
 })();
