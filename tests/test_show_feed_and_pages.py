@@ -112,7 +112,8 @@ def test_the_video_is_an_alternate_enclosure(built: Path) -> None:
 
 def test_without_an_owner_address_the_feed_is_not_locked(tmp_path: Path, one_render: Path) -> None:
     site_dir = tmp_path / "site"
-    site.build_site([one_render], site_dir, settings(email=None), now=T1)
+    report = site.build_site([one_render], site_dir, settings(email=None), now=T1)
+    assert any("no itunes:owner and no podcast:locked" in w for w in report.warnings)
     channel = channel_of(site_dir)
     assert channel.find("podcast:locked", NS) is None
     assert channel.find("itunes:owner", NS) is None

@@ -223,7 +223,10 @@ def _build_locked(
     if not settings.title:
         warnings.append(f"no --title given: the show is called {title!r}")
     if not settings.email:
-        warnings.append("no --email given: the feed has no itunes:owner; Apple and Spotify need one to verify the show")
+        warnings.append(
+            "no --email given: the feed has no itunes:owner and no podcast:locked (both need an owner address); "
+            "Apple and Spotify need one to verify the show"
+        )
     cover_note = _channel_cover(site, settings.cover, episodes, settings.title, settings.author)
     if cover_note:
         warnings.append(cover_note)
