@@ -87,11 +87,13 @@ def main(ctx: click.Context, ffmpeg_path: str | None, debug: bool) -> None:
     """Turn a one-page book summary into publishable media.
 
     \b
-    render   narrate a summary: MP3, captions, chapters, transcript, video
+    render   narrate a summary (or a catalogue of them): MP3, captions, chapters, transcript, video
     videos   gather metadata for curated third-party videos (yt-dlp)
     publish  build a podcast feed and a small static site
     serve    serve the site locally (HTTP Range support)
     doctor   check ffmpeg, voice, fonts, output folder and network
+    worker   render books from a Redis queue (render --queue)
+    queue    show the queue: queued, started, finished and failed books
     """
     if debug:
         ctx.command.debug = True  # type: ignore[attr-defined]
@@ -100,13 +102,15 @@ def main(ctx: click.Context, ffmpeg_path: str | None, debug: bool) -> None:
 
 
 def _register() -> None:
-    from pipeline.cli import doctor, publish, render, videos
+    from pipeline.cli import catalogue, doctor, publish, render, videos
 
     main.add_command(render.render)
     main.add_command(videos.videos)
     main.add_command(publish.publish)
     main.add_command(publish.serve)
     main.add_command(doctor.doctor)
+    main.add_command(catalogue.worker)
+    main.add_command(catalogue.queue_group)
 
 
 _register()

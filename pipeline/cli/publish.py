@@ -38,7 +38,7 @@ NO_BASE_URL = (
 
 
 @click.command()
-@click.argument("render_dirs", nargs=-1, metavar="[RENDER_DIR]...", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("render_dirs", nargs=-1, metavar="[RENDER_DIR]...")
 @click.option("--base-url", metavar="URL", help="Public address of the site; feed and enclosure URLs start with it.")
 @click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path),
               help=f"Folder the site is built in (default: {DEFAULT_SITE}).")  # fmt: skip
@@ -58,7 +58,7 @@ NO_BASE_URL = (
 @click.pass_context
 def publish(
     ctx: click.Context,
-    render_dirs: tuple[Path, ...],
+    render_dirs: tuple[str, ...],
     base_url: str | None,
     site_dir: Path | None,
     destination: str | None,
@@ -104,7 +104,7 @@ def publish(
         cover=Path(cover) if cover else None,
         videos=Path(videos) if videos else None,
     )
-    folders = list(render_dirs) or site.find_render_dirs(DEFAULT_OUTPUT)
+    folders = _render_folders(render_dirs, pick(endpoint_url, "endpoint_url")) or site.find_render_dirs(DEFAULT_OUTPUT)
     report = site.build_site(folders, site_dir, settings, progress=_show_step)
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)
@@ -122,6 +122,24 @@ def publish(
         for note in sent.notes:
             click.echo(f"Warning: {note}", err=True)
         click.echo(f"Published: {sent.summary}")
+
+
+def _render_folders(given: tuple[str, ...], endpoint_url: str | None) -> list[Path]:
+    """Render folders as named; ``s3://bucket/prefix`` stands for every complete book a catalogue uploaded there,
+    copied first to ``output/.catalogue/bucket/prefix/<slug>/``."""
+    from pipeline.catalogue import storage
+
+    folders: list[Path] = []
+    for name in given:
+        if not storage.is_remote(name):
+            folders.append(Path(name))
+            continue
+        local = DEFAULT_OUTPUT / ".catalogue" / name.removeprefix("s3://").strip("/")
+        fetched = storage.fetch_renders(name, local, endpoint_url=endpoint_url)
+        if not fetched:
+            raise InputError(f"no rendered books under {name} (a book appears once its current.json is written)")
+        folders += [book.folder for book in fetched]
+    return folders
 
 
 @click.command()

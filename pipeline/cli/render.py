@@ -10,12 +10,14 @@ from typing import Any
 import click
 
 from pipeline.cache import DEFAULT_LIMIT_MB
+from pipeline.catalogue.jobs import Workplace, book_jobs
+from pipeline.cli import catalogue
 from pipeline.cli.progress import TerminalProgress
 from pipeline.cli.settings import layered
 from pipeline.errors import ConfigError, InputError
 from pipeline.ffmpeg import locate
 from pipeline.narration.tts import ENGINES
-from pipeline.render import DEFAULT_CACHE, DEFAULT_SUMMARY, RenderJob, RenderSettings
+from pipeline.render import DEFAULT_CACHE, DEFAULT_OUT_ROOT, DEFAULT_SUMMARY, RenderJob, RenderSettings
 from pipeline.render import render as run_render
 
 VIDEO_FORMATS = ("landscape", "portrait", "square")
@@ -29,15 +31,13 @@ _OPTION_OF = {"out": "out_dir", "cache": "cache_dir"}  # others: the same name (
 
 
 @click.command()
-@click.argument(
-    "summary", required=False, default=str(DEFAULT_SUMMARY), metavar="[SUMMARY]", type=click.Path(path_type=Path)
-)
+@click.argument("summaries", nargs=-1, metavar="[SUMMARY]...", type=click.Path(path_type=Path))
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path),
     metavar="DIR",
-    help="Output folder. Default: output/<slug of the title>/",
+    help="Output folder. Default: output/<slug of the title>/. With several summaries: the folder each book "
+    "goes into as <slug>/ (default output/), or s3://bucket/prefix.",
 )
 @click.option(
     "--cache",
@@ -87,6 +87,20 @@ _OPTION_OF = {"out": "out_dir", "cache": "cache_dir"}  # others: the same name (
 @click.option("--no-video", is_flag=True, help="Make the narration and its sidecars only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
 @click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Books rendered at once (processes sharing the cache). Default: the number of cores.",
+)
+@click.option(
+    "--queue",
+    "queue_url",
+    metavar="URL",
+    help="Enqueue one job per book on this Redis (redis://HOST:PORT/DB) for `nlmg-media worker`s instead.",
+)
+@click.option("--endpoint-url", metavar="URL", help="S3-compatible endpoint (MinIO, R2, …) for --out s3://.")
+@click.option(
     "--progress/--no-progress",
     "show_progress",
     default=None,
@@ -96,8 +110,8 @@ _OPTION_OF = {"out": "out_dir", "cache": "cache_dir"}  # others: the same name (
 @click.pass_context
 def render(
     ctx: click.Context,
-    summary: Path,
-    out_dir: Path | None,
+    summaries: tuple[Path, ...],
+    out_dir: str | None,
     cache_dir: Path,
     cache_limit_mb: int,
     engine: str,
@@ -107,9 +121,16 @@ def render(
     motion: bool,
     no_video: bool,
     as_json: bool,
+    jobs: int | None,
+    queue_url: str | None,
+    endpoint_url: str | None,
     show_progress: bool | None,
 ) -> None:
     """Narrate SUMMARY (default assets/summary.md) into a mastered MP3 with captions, chapters and video.
+
+    Several summaries, or a folder of them, make a catalogue: each book renders into <--out>/<slug>/, --jobs
+    at a time, with one progress bar and a table at the end; with --queue URL they are enqueued for
+    `nlmg-media worker` processes on any machine instead (see `nlmg-media worker --help`).
 
     \b
     Writes into the output folder:
@@ -129,9 +150,9 @@ def render(
     unknown = [name for name in values["formats"] if name not in VIDEO_FORMATS]
     if unknown:
         raise ConfigError(f"project config [render] has an unknown video format {unknown[0]!r}")
-    summary, out_dir, cache_dir, voice, lexicon = (
-        _path(values[name]) for name in ("summary", "out_dir", "cache_dir", "voice", "lexicon")
-    )
+    cache_dir, voice, lexicon = (_path(values[name]) for name in ("cache_dir", "voice", "lexicon"))
+    out = values["out_dir"]
+    paths = list(summaries) or [Path(values.get("summary") or DEFAULT_SUMMARY)]
     engine, formats, motion, cache_limit_mb = (
         values[name] for name in ("engine", "formats", "motion", "cache_limit_mb")
     )
@@ -146,11 +167,20 @@ def render(
         formats=tuple(dict.fromkeys(formats)) or ("landscape",),
         motion=motion,
     )
+    ffmpeg = locate(ctx.obj["ffmpeg"])
+    if queue_url or len(paths) > 1 or paths[0].is_dir() or (out and str(out).startswith("s3://")):
+        books = book_jobs(paths, settings, _destination(out))
+        if queue_url:
+            catalogue.enqueue_many(queue_url, books, as_json)
+            return
+        place = Workplace(cache_dir, ffmpeg, cache_limit_mb or None, endpoint_url=endpoint_url)
+        catalogue.render_many(books, place, jobs or catalogue.default_jobs(), as_json, show_progress)
+        return
     job = RenderJob(
-        summary=summary,
-        out_dir=out_dir,
+        summary=paths[0],
+        out_dir=_path(out),
         cache_dir=cache_dir,
-        ffmpeg=locate(ctx.obj["ffmpeg"]),
+        ffmpeg=ffmpeg,
         settings=settings,
         cache_limit_mb=cache_limit_mb or None,
     )
@@ -185,6 +215,13 @@ def render(
         f"{result.loudness.integrated_lufs:.1f} LUFS, {result.loudness.true_peak_dbtp:.1f} dBTP.",
         file=sys.stdout,
     )
+
+
+def _destination(out: str | None) -> str:
+    """Where a catalogue goes: ``s3://…`` as given, a folder as an absolute path (workers may run elsewhere)."""
+    if out and out.startswith("s3://"):
+        return out
+    return str(Path(out or DEFAULT_OUT_ROOT).resolve())
 
 
 def _path(value: Any) -> Any:

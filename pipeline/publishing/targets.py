@@ -187,22 +187,12 @@ def parse_s3_url(destination: str) -> tuple[str, str]:
 def _publish_s3(
     files: list[SiteFile], destination: str, *, endpoint_url: str | None, session: Any, progress: Progress
 ) -> PublishReport:
-    import boto3
-    from botocore.config import Config
-
     bucket, prefix = parse_s3_url(destination)
     where = f"{destination}" + (f" at {endpoint_url}" if endpoint_url else "")
-    config = Config(
-        connect_timeout=_CONNECT_TIMEOUT,
-        read_timeout=_READ_TIMEOUT,
-        retries={"max_attempts": 3, "mode": "standard"},
-        # S3-compatible stores (MinIO, Garage, moto) generally want path-style addressing.
-        s3={"addressing_style": "path"} if endpoint_url else None,
-    )
-    client = (session or boto3.session.Session()).client("s3", endpoint_url=endpoint_url, config=config)
+    client = s3_client(endpoint_url, session)
     key_of = (lambda rel: f"{prefix}/{rel}") if prefix else (lambda rel: rel)
 
-    with _s3_errors(where, bucket):
+    with s3_errors(where, bucket):
         existing: dict[str, tuple[str, int]] = {}
         paginator = client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=f"{prefix}/" if prefix else ""):
@@ -277,8 +267,23 @@ def _same_object(
     return bool(head.get("Metadata", {}).get("sha256") == file.sha256 and head.get("ContentEncoding", "") == encoding)
 
 
+def s3_client(endpoint_url: str | None = None, session: Any = None) -> Any:
+    """A boto3 S3 client with explicit timeouts (path-style addressing for S3-compatible endpoints)."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=_CONNECT_TIMEOUT,
+        read_timeout=_READ_TIMEOUT,
+        retries={"max_attempts": 3, "mode": "standard"},
+        # S3-compatible stores (MinIO, Garage, moto) generally want path-style addressing.
+        s3={"addressing_style": "path"} if endpoint_url else None,
+    )
+    return (session or boto3.session.Session()).client("s3", endpoint_url=endpoint_url, config=config)
+
+
 @contextlib.contextmanager
-def _s3_errors(where: str, bucket: str) -> Iterator[None]:
+def s3_errors(where: str, bucket: str) -> Iterator[None]:
     """Turn botocore failures into the project's one-line errors."""
     from botocore import exceptions as bx
 
