@@ -7,6 +7,7 @@ Usage::
     .venv/bin/python scripts/bench.py --render output/never-let-me-go   # a real render folder
     .venv/bin/python scripts/bench.py --only video --json
     .venv/bin/python scripts/bench.py --only video-formats --only video-motion   # slow, optional rows
+    .venv/bin/python scripts/bench.py --only catalogue     # 8 books: serial, --jobs 2, two RQ workers (redis-server)
 
 Material: with ``--render DIR``, the ``timeline.json`` and ``narration.mp3`` a real ``nlmg-media render``
 wrote; otherwise a synthetic timeline of the summary's words (0.33 s a word, the narration's pauses) with a
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import shutil
 import sys
@@ -390,6 +392,116 @@ def naive_video(bench: Bench) -> list[Row]:
 
 
 # --- main --------------------------------------------------------------------------------------------------
+
+
+# --- a catalogue: serial, a local pool, two RQ workers ---------------------------------------------------
+
+CATALOGUE_BOOKS = 8
+_CATALOGUE_SENTENCES = (
+    "The harbour wakes before the town does.",
+    "A letter arrives with no name on it.",
+    "Nobody in the shop admits to having read it.",
+    "By winter the whole street knows what it says.",
+)
+
+
+def _write_catalogue(folder: Path) -> Path:
+    """``CATALOGUE_BOOKS`` short summaries (three sentences each, no two alike, so none is a cache hit)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(CATALOGUE_BOOKS):
+        sentences = [f"{s[:-1]} in book {number + 1}." for s in _CATALOGUE_SENTENCES[number % 2 : number % 2 + 3]]
+        (folder / f"book-{number + 1:02d}.md").write_text(
+            f"# Catalogue Book {number + 1}\n*by Bench Author*\n\n{' '.join(sentences)}\n", "utf-8"
+        )
+    return folder
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pipeline", *args]
+
+
+def _timed_run(command: list[str]) -> float:
+    import subprocess
+
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def _redis_server(folder: Path) -> tuple[Any, str]:
+    """A throwaway redis-server on a free loopback port (no persistence)."""
+    import socket
+    import subprocess
+
+    import redis
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(host="127.0.0.1", port=port)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            time.sleep(0.05)
+    return server, f"redis://127.0.0.1:{port}/0"
+
+
+@measurement("catalogue")
+def catalogue(bench: Bench) -> list[Row]:
+    """Eight short summaries (no video), each way from an empty cache: one at a time, ``--jobs 2``, two RQ
+    workers on a local Redis (wall time from enqueuing to the last worker's exit)."""
+    import shutil as shell
+    import subprocess
+
+    books = _write_catalogue(bench.work / "catalogue")
+    base = ["render", str(books), "--no-video", "--no-progress"]
+    seconds: dict[str, float] = {}
+    for label, jobs in (("serial", "1"), ("--jobs 2", "2")):
+        work = bench.work / f"catalogue-{jobs}"
+        seconds[label] = _timed_run(
+            _cli(*base, "--jobs", jobs, "--out", str(work / "out"), "--cache", str(work / "cache"))
+        )
+    if shell.which("redis-server"):
+        work = bench.work / "catalogue-rq"
+        work.mkdir()
+        server, url = _redis_server(work)
+        try:
+            started = time.perf_counter()
+            subprocess.run(_cli(*base, "--out", str(work / "out"), "--queue", url), cwd=ROOT, check=True,
+                           stdout=subprocess.DEVNULL)  # fmt: skip
+            workers = [
+                subprocess.Popen(
+                    _cli("worker", "--queue", url, "--burst", "--quiet", "--cache", str(work / "cache")),
+                    cwd=ROOT,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )  # fmt: skip
+                for _ in range(2)
+            ]
+            for worker in workers:
+                worker.wait()
+            seconds["two RQ workers"] = time.perf_counter() - started
+        finally:
+            server.terminate()
+            server.wait()
+    serial = seconds["serial"]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    rows = []
+    for label, value in seconds.items():
+        note = (
+            f"{CATALOGUE_BOOKS} books, {serial / value:.2f}× serial"
+            if label != "serial"
+            else (f"{CATALOGUE_BOOKS} books, one process; {cores} cores here")
+        )
+        rows.append(Row(f"catalogue, {label}", value, "s", note))
+    return rows
 
 
 def print_table(bench: Bench, rows: list[Row]) -> None:

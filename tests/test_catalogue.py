@@ -83,7 +83,7 @@ def test_missing_summary_and_empty_folder_are_input_errors(tmp_path: Path) -> No
     with pytest.raises(InputError, match="summary not found"):
         catalogue_jobs.expand_summaries([tmp_path / "nope.md"])
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="no summaries"):
+    with pytest.raises(InputError, match="summary is a folder with no summaries"):
         catalogue_jobs.expand_summaries([tmp_path / "empty"])
 
 

@@ -201,7 +201,7 @@ def test_an_edit_into_the_same_folder_starts_mastering_from_the_last_solution(sh
     ("setup", "message"),
     [
         (lambda p: None, "summary not found"),
-        (lambda p: p.mkdir(), "summary is a directory, not a file"),
+        (lambda p: p.mkdir(), "summary is a folder with no summaries (*.md) in it"),  # a folder is a catalogue
         (lambda p: p.write_text(""), "summary is empty"),
         (lambda p: p.write_text("  \n\t\n"), "summary is empty"),
         (lambda p: p.write_bytes(b"# T\n\nabc\x00def"), "summary is a binary file (NUL byte at offset 8)"),

@@ -136,7 +136,7 @@ def expand_summaries(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SUMMARY_SUFFIXES and p.is_file())
             if not inside:
-                raise InputError(f"no summaries (*.md) in folder {path}")
+                raise InputError(f"summary is a folder with no summaries (*.md) in it: {path}")
             found.extend(inside)
         elif path.exists():
             found.append(path)
