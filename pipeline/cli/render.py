@@ -167,15 +167,16 @@ def render(
         formats=tuple(dict.fromkeys(formats)) or ("landscape",),
         motion=motion,
     )
-    ffmpeg = locate(ctx.obj["ffmpeg"])
     if queue_url or len(paths) > 1 or paths[0].is_dir() or (out and str(out).startswith("s3://")):
         books = book_jobs(paths, settings, _destination(out))
-        if queue_url:
+        if queue_url:  # the workers bring their own cache and ffmpeg
             catalogue.enqueue_many(queue_url, books, as_json)
             return
+        ffmpeg = locate(ctx.obj["ffmpeg"])
         place = Workplace(cache_dir, ffmpeg, cache_limit_mb or None, endpoint_url=endpoint_url)
         catalogue.render_many(books, place, jobs or catalogue.default_jobs(), as_json, show_progress)
         return
+    ffmpeg = locate(ctx.obj["ffmpeg"])
     job = RenderJob(
         summary=paths[0],
         out_dir=_path(out),
