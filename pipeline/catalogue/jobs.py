@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import hashlib
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,8 +148,6 @@ def expand_summaries(paths: list[Path]) -> list[Path]:
 
 def render_book(job: BookJob, place: Workplace, progress: Progress = quiet) -> BookResult:
     """Render one book into ``<out>/<slug>/`` (or upload it to S3). Expected failures come back in the result."""
-    import time
-
     start = time.perf_counter()
     result = BookResult(job.source, "failed", job.job_id)
     try:
