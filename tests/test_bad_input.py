@@ -89,7 +89,7 @@ def render_into(good: dict[str, Path], *args: str) -> Result:
 
 BAD_SUMMARIES: list[tuple[str, Callable[[Path], object], tuple[str, ...]]] = [
     ("missing", lambda p: None, ("summary not found",)),
-    ("directory", lambda p: p.mkdir(), ("summary is a directory, not a file",)),
+    ("directory", lambda p: p.mkdir(), ("summary is a folder with no summaries (*.md) in it",)),  # a catalogue
     ("empty", lambda p: p.write_text(""), ("summary is empty",)),
     ("whitespace", lambda p: p.write_text(" \n\t\n\n"), ("summary is empty",)),
     ("binary", lambda p: p.write_bytes(b"# T\n\nabc\x00\x01\x02"), ("binary file (NUL byte at offset 8)",)),
