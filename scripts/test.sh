@@ -3,20 +3,19 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/bootstrap.sh"
-# The catalogue tests start a real Redis (Debian's redis-server) on a loopback port; install it when missing.
-if ! command -v redis-server >/dev/null; then
-  echo "nlmg-media: installing redis-server (Debian package) for the catalogue tests" >&2
-  (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null) \
-    || echo "nlmg-media: could not install redis-server (run as root, or install it yourself)" >&2
-  # The tests start their own server; stop the system one the package may have started.
-  (service redis-server stop || true) >/dev/null 2>&1
-fi
 cd "$root"
 # The site's browser tests drive Debian's chromium and audit pages with axe-core (npm): install what is missing.
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 if ! command -v chromium >/dev/null 2>&1; then
   echo "nlmg-media: installing chromium (Debian) for the browser tests" >&2
   as_root apt-get update -qq >&2 && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+fi
+# The catalogue tests start their own Redis (Debian's redis-server) on a loopback port: install it when missing,
+# and stop the system service the package may start (the tests need only the binary).
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "nlmg-media: installing redis-server (Debian) for the catalogue tests" >&2
+  as_root apt-get update -qq >&2 && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >&2
+  (as_root service redis-server stop || true) >/dev/null 2>&1
 fi
 if [ ! -f "$root/.cache/npm/node_modules/axe-core/axe.min.js" ]; then
   if ! command -v npm >/dev/null 2>&1; then

@@ -4,6 +4,7 @@ SIGKILLed mid-book), S3 output against moto on loopback, and one feed from the w
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import signal
@@ -377,7 +378,9 @@ def test_s3_output_is_whole_books_behind_a_pointer(
     listed = {o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix=pointer["prefix"])["Contents"]}
     assert {pointer["prefix"] + name for name in pointer["files"]} == listed
     assert {"narration.mp3", "render.json", "captions.vtt", "timeline.json"} <= set(pointer["files"])
-    record = json.loads(client.get_object(Bucket=bucket, Key=pointer["prefix"] + "render.json")["Body"].read())
+    stored = client.get_object(Bucket=bucket, Key=pointer["prefix"] + "render.json")
+    assert stored["ContentEncoding"] == "gzip"  # uploaded as publish uploads a site
+    record = json.loads(gzip.decompress(stored["Body"].read()))
     assert record["title"] == "The Quiet Harbour"
 
     # Enqueued or rendered again: the destination already holds this job's render — nothing is redone.

@@ -11,12 +11,13 @@ complete render until the pointer moves, then the new complete one, never half a
 atomic in S3, so the pointer itself is never half-written. Versions the pointer left behind are deleted once
 they are older than ``KEEP_OLD_SECONDS`` (a reader that read the old pointer a moment ago can still finish).
 
-The upload itself is ``publishing.targets.publish_site`` (content types, checksums, timeouts, one-line errors);
-this module adds the versioning, the pointer and reading back.
+The upload itself is ``publishing.targets.publish_site`` (content types, checksums, timeouts, one-line errors;
+text files stored gzip-compressed); this module adds the versioning, the pointer and reading back.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import secrets
 import time
@@ -122,7 +123,7 @@ def fetch_renders(
                 continue  # a first upload still under way: nothing complete to read yet
             folder = atomic.make_folder(local_root / slug, "render folder")
             for name in pointer["files"]:
-                body = client.get_object(Bucket=bucket, Key=pointer["prefix"] + name)["Body"].read()
+                body = _object_bytes(client, bucket, pointer["prefix"] + name)
                 target = folder / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 if not (target.is_file() and target.read_bytes() == body):
@@ -131,11 +132,18 @@ def fetch_renders(
     return fetched
 
 
+def _object_bytes(client: Any, bucket: str, key: str) -> bytes:
+    """An object's content as uploaded (text files are stored gzip-compressed, see ``publishing.targets``)."""
+    response = client.get_object(Bucket=bucket, Key=key)
+    body = bytes(response["Body"].read())
+    return gzip.decompress(body) if response.get("ContentEncoding") == "gzip" else body
+
+
 def _read_pointer(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
     from botocore.exceptions import ClientError
 
     try:
-        body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        body = _object_bytes(client, bucket, key)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             return None
