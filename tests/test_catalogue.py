@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -352,18 +353,24 @@ def s3_endpoint() -> Iterator[str]:
     server.stop()
 
 
-@pytest.mark.media
-def test_s3_output_is_whole_books_behind_a_pointer(
-    tmp_path: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def new_bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
+    """A fresh bucket on the moto server; dummy credentials in the environment (worker processes inherit them)."""
     import boto3
 
     for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
         monkeypatch.setenv(key, value)
     bucket = f"books-{uuid.uuid4().hex[:10]}"
-    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    client = boto3.client("s3", endpoint_url=endpoint)
     client.create_bucket(Bucket=bucket)
+    return bucket, client
+
+
+@pytest.mark.media
+def test_s3_output_is_whole_books_behind_a_pointer(
+    tmp_path: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket, client = new_bucket(s3_endpoint, monkeypatch)
     folder = write_catalogue(tmp_path / "books", {n: BOOKS[n] for n in ("harbour.md", "signal.md")})
     destination = f"s3://{bucket}/show"
     args = ["render", str(folder), "--out", destination, "--endpoint-url", s3_endpoint, "--cache",
@@ -408,3 +415,26 @@ def test_s3_output_is_whole_books_behind_a_pointer(
                           endpoint_url=s3_endpoint, keep_old_seconds=0)  # fmt: skip
     versions = client.list_objects_v2(Bucket=bucket, Prefix="show/the-quiet-harbour/v/", Delimiter="/")
     assert len(versions["CommonPrefixes"]) == 1
+
+
+@pytest.mark.media
+def test_a_queue_worker_uploads_whole_books_to_s3(
+    tmp_path: Path, redis_url: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket, _client = new_bucket(s3_endpoint, monkeypatch)
+    folder = write_catalogue(tmp_path / "books", {"lantern.md": BOOKS["lantern.md"]})
+    destination = f"s3://{bucket}/queued"
+    enqueue = ["render", str(folder), "--out", destination, "--no-video", "--queue", redis_url]
+    assert CliRunner(mix_stderr=False).invoke(main, enqueue).exit_code == 0
+    (tmp_path / "logs").mkdir()
+    workers = Workers(redis_url, tmp_path / "cache", tmp_path / "logs")
+    try:
+        worker = workers.start("s3", "--burst", "--endpoint-url", s3_endpoint, "--staging", str(tmp_path / "staging"))
+        assert worker.wait(timeout=240) == 0
+    finally:
+        workers.stop()
+    book = states(redis_url)["lantern.md"]
+    assert book.status == "finished" and book.result is not None
+    assert book.result["out"] == f"s3://{bucket}/queued/the-lantern-room/current.json"
+    pointer = storage.current_render(destination, "the-lantern-room", endpoint_url=s3_endpoint)
+    assert pointer is not None and pointer["job_id"] == book.job_id and "narration.mp3" in pointer["files"]
