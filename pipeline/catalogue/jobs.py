@@ -186,7 +186,7 @@ def _render_file(
             result.out, result.reused = storage.render_url(job.out, slug), True
             result.duration = done.get("duration")
             return
-        out_dir = (place.staging or place.cache_dir.parent / "staging") / slug
+        out_dir = (place.staging or place.cache_dir.parent / ".staging") / slug
     else:
         out_dir = Path(job.out) / slug
     made = render(
