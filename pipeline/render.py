@@ -34,8 +34,9 @@ from pipeline.narration.synthesis import speak
 from pipeline.narration.timeline import Pauses, Timeline, build_timeline, layout
 from pipeline.narration.tts import engine_identity, open_engine
 from pipeline.pictures.cover import CoverText, cached_cover
-from pipeline.progress import Progress, quiet
+from pipeline.progress import Progress, ProgressEvent, quiet
 from pipeline.record import RECORD_NAME, file_entry, read_record, write_record
+from pipeline.video.music import Soundtrack, make_bed, mix, podcast_mix, write_stems
 
 DEFAULT_SUMMARY = Path("assets/summary.md")
 DEFAULT_OUT_ROOT = Path("output")  # a summary renders into DEFAULT_OUT_ROOT/<slug of its title>/
@@ -54,6 +55,10 @@ class RenderSettings:
     formats: tuple[str, ...] = ("landscape",)
     motion: bool = False
     gtts_timeout: float = 10.0
+    captions: str = "highlight"  # burned into the video: highlight | plain | none
+    music: str | Path | None = "auto"  # the bed under the video: "auto" (generated), an audio file, or None
+    podcast_music: bool = False  # the bed under narration.mp3 too
+    stems: Path | None = None  # a folder for voice.wav and bed.wav: the mix taken apart
 
 
 @dataclass(frozen=True)
@@ -127,15 +132,34 @@ def _stages(
         )  # fmt: skip
     with clock("captions"):
         cues = build_cues(timeline)
+    soundtrack: Soundtrack | None = None
+    if settings.music is not None and (settings.video or settings.podcast_music or settings.stems is not None):
+        with clock("music"):
+            progress(ProgressEvent("Music bed", 0, 1))
+            bed = make_bed(settings.music, timeline, cache, ffmpeg)
+            soundtrack = mix(ffmpeg, narration.mp3, bed, cache, settings.mastering)
+            progress(ProgressEvent("Music bed", 1, 1))
     videos: dict[str, Path] = {}
     if settings.video:  # encoded into the cache first, so the out folder is only updated at the very end
         with clock("video"):
-            videos = _video(job, ffmpeg, cache, narration.mp3, out_dir, timeline, cues, progress)
-    files = _write_sidecars(out_dir, narration.mp3, cover, timeline, cues)
+            sound = soundtrack.mix if soundtrack is not None else narration.mp3
+            videos = _video(job, ffmpeg, cache, sound, out_dir, timeline, cues, progress)
+    podcast, loudness = narration.mp3, narration.loudness
+    if soundtrack is not None and settings.podcast_music:
+        with clock("podcast music"):
+            podcast, loudness = podcast_mix(
+                soundtrack, tags_for(document), cover, timeline, settings.mastering, ffmpeg, cache, progress
+            )
+    if soundtrack is not None and settings.stems is not None:
+        write_stems(ffmpeg, narration.mp3, soundtrack, settings.stems)
+    files = _write_sidecars(out_dir, podcast, cover, timeline, cues)
     files.update(videos)
     synthesized = sum(1 for s in sentences if s.synthesized)
-    data = _record(job, ffmpeg, document, identity, timeline, narration.loudness, out_dir, files, len(sentences),
+    data = _record(job, ffmpeg, document, identity, timeline, loudness, out_dir, files, len(sentences),
                    synthesized)  # fmt: skip
+    if soundtrack is not None:
+        data["music"] = "auto" if settings.music == "auto" else Path(str(settings.music)).name
+        data["music_under_narration"] = settings.podcast_music
     if narration.solution is not None:
         data["mastering"] = {"chain": narration.solution.chain, "gain_db": round(narration.solution.gain_db, 3)}
     write_record(out_dir, data)
@@ -144,7 +168,7 @@ def _stages(
         out_dir=out_dir,
         files=files,
         duration=timeline.duration,
-        loudness=narration.loudness,
+        loudness=loudness,
         sentences=len(sentences),
         synthesized=synthesized,
         cues=len(cues),
@@ -237,6 +261,7 @@ def _video(
             cache=cache,
             ffmpeg=ffmpeg,
             motion=job.settings.motion,
+            captions=job.settings.captions,
         ),
         progress=progress,
     )

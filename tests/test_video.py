@@ -24,7 +24,7 @@ from pipeline.errors import InputError
 from pipeline.ffmpeg import locate
 from pipeline.narration.captions import Cue
 from pipeline.narration.timeline import ChapterMark, Timeline, Word
-from pipeline.pictures.slides import Caption, caption_area, plan_shots
+from pipeline.pictures.slides import Caption, caption_area, plan_shots, progress_bar_height
 from pipeline.video.encode import FORMATS, OUTPUT_NAMES, VideoJob, render_videos
 
 BURST_AT = 6.0  # seconds: the narration is loud from here for 0.3 s
@@ -215,9 +215,15 @@ def test_sound_is_in_step_with_the_narration(rendered):
 # --- the pictures --------------------------------------------------------------------------------------------
 
 
+def above_bar(image: np.ndarray) -> np.ndarray:
+    """The frame without the progress bar along its bottom edge (it fills as time passes)."""
+    height, width = image.shape[:2]
+    return image[: height - 3 * progress_bar_height((width, height))]
+
+
 def caption_band(image: np.ndarray) -> np.ndarray:
     height = image.shape[0]
-    return image[caption_area((image.shape[1], height)).y :].astype(np.int16)
+    return above_bar(image)[caption_area((image.shape[1], height)).y :].astype(np.int16)
 
 
 def changed_share(a: np.ndarray, b: np.ndarray) -> float:
@@ -238,17 +244,23 @@ def test_each_cue_shows_its_own_text_in_the_caption_area(rendered, name):
     # In the band: text on a box where a cue plays, different text for another cue, nothing without one.
     assert changed_share(caption_band(a), caption_band(none)) > 0.05
     assert changed_share(caption_band(a), caption_band(b)) > 0.01
-    # Everything the caption changes stays in the safe area: bottom 20 %, 5 % side margins.
-    ys, xs = np.nonzero(np.abs(a.astype(np.int16) - none.astype(np.int16)).max(axis=2) > 24)
+    # Everything the caption changes stays in the safe area: bottom 20 %, 5 % side margins (rows and columns
+    # where more than a few pixels change: the encoder's noise elsewhere is a pixel here and there).
+    changed = np.abs(above_bar(a).astype(np.int16) - above_bar(none).astype(np.int16)).max(axis=2) > 24
+    ys = np.flatnonzero(changed.sum(axis=1) > 0.02 * width)
+    xs = np.flatnonzero(changed.sum(axis=0) > 0.02 * height)
     assert ys.min() >= 0.8 * height - 1
     assert xs.min() >= 0.05 * width and xs.max() <= 0.95 * width
 
 
 def test_a_cue_is_on_screen_from_its_start(rendered):
+    """From its first frame the cue's box is there, its first word lit; only the highlight moves after that."""
     path = rendered["made"]["landscape"]
+    (none,) = frames_at(path, [NO_CUE_AT])
     for cue in CUES:
         at_start, middle = frames_at(path, [cue.start + 0.001, (cue.start + cue.end) / 2])
-        assert changed_share(caption_band(at_start), caption_band(middle)) < 0.001, cue
+        assert changed_share(caption_band(at_start), caption_band(none)) > 0.02, cue
+        assert changed_share(caption_band(at_start), caption_band(middle)) < 0.1, cue
 
 
 def test_title_card_then_chapter_card_then_body(rendered):
@@ -262,10 +274,11 @@ def test_title_card_then_chapter_card_then_body(rendered):
 
 
 def test_few_frames_are_encoded(rendered):
-    """Piecewise constant: one frame per picture change, not 30 a second."""
+    """Piecewise constant: one frame per picture change (a word lit is a change; the progress bar moves at least
+    every half second), not 30 a second."""
     with av.open(str(rendered["made"]["landscape"])) as container:
         frames = sum(1 for p in container.demux(container.streams.video[0]) if p.size)
-    assert frames < 40  # ~11 s at 30 fps would be 330
+    assert frames < len(TIMELINE.words) + 2 * TIMELINE.duration + 10  # at 30 fps it would be ~440
 
 
 # --- caching -------------------------------------------------------------------------------------------------
@@ -287,12 +300,15 @@ def test_unchanged_rerender_encodes_nothing(rendered):
 def test_a_caption_edit_redraws_only_that_caption(rendered, tmp_path):
     job = rendered["job"]
     slides = job.cache.root / "slide"
-    before = set(slides.rglob("*.png"))
+    before = {p for p in slides.rglob("*") if p.is_file()}
     edited = tuple(Cue(c.start, c.end, ("Ruth pretends to know it all",)) if c == CUE_A else c for c in CUES)
     out = tmp_path / "out"
     made = render_videos(VideoJob(TIMELINE, edited, job.narration, out, job.cache, job.ffmpeg,
                                   formats=("landscape",)))  # fmt: skip
-    assert len(set(slides.rglob("*.png")) - before) == 1
+    # Its looks only: one per word spoken under it (the words added by hand are never lit).
+    looks = {s.picture.caption for s in plan_shots(TIMELINE, edited) if s.picture.caption.lines == edited[4].lines}
+    assert len(looks) == 4
+    assert len({p for p in slides.rglob("*") if p.is_file()} - before) == len(looks)
     assert digest(made["landscape"]) != digest(rendered["made"]["landscape"])
     middle = (CUE_A.start + CUE_A.end) / 2
     (new_a,) = frames_at(made["landscape"], [middle])

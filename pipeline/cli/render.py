@@ -17,15 +17,18 @@ from pipeline.cli.settings import layered
 from pipeline.errors import ConfigError, InputError
 from pipeline.ffmpeg import locate
 from pipeline.narration.tts import ENGINES
+from pipeline.pictures.slides import CAPTION_STYLES
 from pipeline.render import DEFAULT_CACHE, DEFAULT_OUT_ROOT, DEFAULT_SUMMARY, RenderJob, RenderSettings
 from pipeline.render import render as run_render
+from pipeline.video.music import music_source
 
 VIDEO_FORMATS = ("landscape", "portrait", "square")
 
 # The [render] table of nlmg-media.toml: key → TOML type. Options given on the command line win.
 PROJECT_SCHEMA: dict[str, type] = {
     "summary": str, "out": str, "cache": str, "engine": str, "voice": str, "lexicon": str,
-    "formats": list, "motion": bool, "video": bool, "cache_limit_mb": int,
+    "formats": list, "motion": bool, "video": bool, "cache_limit_mb": int, "captions": str, "music": str,
+    "podcast_music": bool,
 }  # fmt: skip
 _OPTION_OF = {"out": "out_dir", "cache": "cache_dir"}  # others: the same name ("video" is --no-video inverted)
 
@@ -84,6 +87,34 @@ _OPTION_OF = {"out": "out_dir", "cache": "cache_dir"}  # others: the same name (
     help="Video format; repeat for several. Default: landscape (1920×1080).",
 )
 @click.option("--motion", is_flag=True, help="Slow Ken Burns pan/zoom on slides (off by default).")
+@click.option(
+    "--captions",
+    type=click.Choice(CAPTION_STYLES),
+    default="highlight",
+    show_default=True,
+    help="Captions burned into the video: highlight (the word being spoken lit), plain, or none. The soft "
+    "subtitle track is always there.",
+)
+@click.option(
+    "--music",
+    default="auto",
+    show_default=True,
+    metavar="auto|none|FILE",
+    help="Music bed under the video, ducked under every phrase from the word timings: auto (generated from "
+    "the book, the same on every render), none, or an audio file (looped or trimmed, faded).",
+)
+@click.option(
+    "--podcast-music",
+    is_flag=True,
+    help="Put the music bed under narration.mp3 too (off by default: podcast listeners expect a clean voice).",
+)
+@click.option(
+    "--stems",
+    "stems_dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Write the voice and the ducked bed as WAVs into DIR (at their levels in the mix).",
+)
 @click.option("--no-video", is_flag=True, help="Make the narration and its sidecars only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
 @click.option(
@@ -119,6 +150,10 @@ def render(
     lexicon: Path | None,
     formats: tuple[str, ...],
     motion: bool,
+    captions: str,
+    music: str,
+    podcast_music: bool,
+    stems_dir: Path | None,
     no_video: bool,
     as_json: bool,
     jobs: int | None,
@@ -138,11 +173,12 @@ def render(
       captions.srt/.vtt  captions timed to the spoken words
       chapters.json, transcript.json  Podcasting 2.0 sidecars
       timeline.json, cover.jpg, render.json
-      video.mp4 (+ video-portrait.mp4, video-square.mp4 with --format)
+      video.mp4 (+ video-portrait.mp4, video-square.mp4 with --format): word-highlight
+        captions, title/chapter/end cards, a progress bar, a music bed ducked under the voice
 
     Unchanged sentences are never synthesised again: a second render is almost instant. Defaults may come
     from the [render] table of nlmg-media.toml (summary, out, cache, cache_limit_mb, engine, voice, lexicon,
-    formats, motion, video); options given here win.
+    formats, motion, video, captions, music, podcast_music); options given here win.
     """
     values = layered(ctx, "render", PROJECT_SCHEMA, _OPTION_OF)
     if values["engine"] not in ENGINES:
@@ -156,6 +192,8 @@ def render(
     engine, formats, motion, cache_limit_mb = (
         values[name] for name in ("engine", "formats", "motion", "cache_limit_mb")
     )
+    if values["captions"] not in CAPTION_STYLES:
+        raise ConfigError(f"project config [render] captions must be one of {', '.join(CAPTION_STYLES)}")
     no_video = no_video or not values.get("video", True)
     if engine == "gtts" and voice is not None:
         raise InputError("--voice applies to the piper engine only")
@@ -166,6 +204,10 @@ def render(
         video=not no_video,
         formats=tuple(dict.fromkeys(formats)) or ("landscape",),
         motion=motion,
+        captions=values["captions"],
+        music=music_source(values["music"]),
+        podcast_music=values["podcast_music"],
+        stems=stems_dir,
     )
     if queue_url or len(paths) > 1 or paths[0].is_dir() or (out and str(out).startswith("s3://")):
         books = book_jobs(paths, settings, _destination(out))

@@ -116,7 +116,7 @@ def master(
     if first.integrated_lufs < -70:
         raise MediaError("the narration is silent: nothing to master")
     headroom = target.headroom_db
-    solution = _plan(ffmpeg, wav_path, target, first, headroom)
+    solution = plan_solution(ffmpeg, wav_path, target, first, headroom)
     kept = mp3_path.with_name(f"{TEMP_PREFIX}kept-{mp3_path.name}")  # hidden; a later run clears it if killed
     kept_result: tuple[Loudness, Solution] | None = None
     result = first
@@ -133,7 +133,7 @@ def master(
                 kept_result = result, solution
             if over > 0:  # encoding added more peak than the headroom allowed: limit harder, then re-solve
                 headroom += over + 0.2
-                solution = _plan(ffmpeg, wav_path, target, first, headroom)
+                solution = plan_solution(ffmpeg, wav_path, target, first, headroom)
             else:
                 solution = Solution(solution.chain, solution.gain_db + miss)
         if kept_result is not None:
@@ -153,7 +153,9 @@ def _on_target(result: Loudness, target: MasteringTarget) -> bool:
     )
 
 
-def _plan(ffmpeg: FFmpeg, wav_path: Path, target: MasteringTarget, first: Loudness, headroom: float) -> Solution:
+def plan_solution(
+    ffmpeg: FFmpeg, wav_path: Path, target: MasteringTarget, first: Loudness, headroom: float
+) -> Solution:
     """The solution that should land on the target with ``headroom`` dB under the peak ceiling."""
     goal_peak = target.true_peak_dbtp - headroom
     gain = target.integrated_lufs - first.integrated_lufs

@@ -13,10 +13,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.cache import Cache, content_key
-from pipeline.pictures.text import font_path, wrap
+from pipeline.pictures.text import face, font_path, wrap
 
 COVER_SIZE = 1600
-STAGE = "cover/1"  # bump when the drawing changes, so old cache entries are not reused
+_FACES = {"Regular": "Lato", "Bold": "LatoBold", "Light": "LatoLight", "Black": "LatoBlack"}
+STAGE = "cover/2"  # bump when the drawing changes, so old cache entries are not reused
 _PALETTE = ((18, 38, 58), (58, 92, 104), (226, 214, 190))  # dusk navy → sea grey, warm paper text
 
 
@@ -63,7 +64,7 @@ def draw_cover(text: CoverText, size: int = COVER_SIZE) -> bytes:
     draw.line([(margin, y + size // 40), (margin + size // 6, y + size // 40)], fill=ink, width=max(2, size // 300))
     y += size // 15
     if text.author:
-        author_font = ImageFont.truetype(str(font_path("Regular")), size // 22)
+        author_font = face("Lato", size // 22, text.author)
         draw.text((margin, y), text.author, font=author_font, fill=ink)
     draw.text((margin, size - margin - tagline_font.size), text.tagline.upper(), font=tagline_font, fill=ink)
 
@@ -75,10 +76,10 @@ def draw_cover(text: CoverText, size: int = COVER_SIZE) -> bytes:
 def _fit(title: str, weight: str, width: int, largest: int, smallest: int) -> ImageFont.FreeTypeFont:
     """The largest font size at which the title wraps into at most four lines."""
     for font_size in range(largest, smallest - 1, -4):
-        font = ImageFont.truetype(str(font_path(weight)), font_size)
+        font = face(_FACES[weight], font_size, title)
         if len(_wrap_cut(title, font, width)) <= 4:
             return font
-    return ImageFont.truetype(str(font_path(weight)), smallest)
+    return face(_FACES[weight], smallest, title)
 
 
 def _wrap_cut(text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:

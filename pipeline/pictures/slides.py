@@ -22,9 +22,11 @@ Typography is Lato from the ``font-lato`` package (not a system font), anti-alia
 
 from __future__ import annotations
 
+import bisect
 import functools
+import io
 import math
-import threading
+import struct
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -36,16 +38,17 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from pipeline import atomic
 from pipeline.cache import Cache, content_key
 from pipeline.narration.captions import Cue
-from pipeline.narration.timeline import Timeline
-from pipeline.pictures.text import wrap
+from pipeline.narration.timeline import Timeline, Word
+from pipeline.pictures.text import face, set_text, text_length, wrap
 
 # Bump when the drawing of any layer changes for the same content, so old cached pictures are not reused.
-SLIDE_VERSION = 5
+SLIDE_VERSION = 6
 
 TITLE_CARD_SECONDS = 3.0  # the title card stays at least this long, even if speech starts at once
 CHAPTER_CARD_SECONDS = 3.0  # a chapter card is held this long (or until the next chapter)
 CHAPTER_CARD_LEAD = 0.25  # it appears this long after the previous chapter's last word ends
 BODY_MIN_SECONDS = 2.0  # a body slide shorter than this is not shown (the chapter card stays instead)
+END_CARD_MIN_SECONDS = 0.8  # shorter than this, the end card would only flash: the body slide stays
 
 CAPTION_BAND = 0.20  # captions live in the bottom 20 % of the frame…
 SIDE_MARGIN = 0.06  # …and never closer than 6 % of the width to a side (the safe area asks for ≥ 5 %)
@@ -58,6 +61,9 @@ _MUTED = (196, 204, 212)
 _ACCENT = (233, 196, 122)
 _CAPTION_TEXT = (255, 255, 255)
 _CAPTION_BOX = (10, 12, 20, 188)
+_CAPTION_PAD_Y = 0.36  # box padding above and below the lines (share of the type size): room for the pill
+_HIGHLIGHT = _ACCENT  # the pill behind the word being spoken…
+_HIGHLIGHT_TEXT = (16, 22, 34)  # …and its letters
 
 # Backdrop palettes: (dark corner, light corner, glow). Calm, dark enough for white text everywhere.
 # The first matches the cover art (dusk navy → sea grey), so the title card and the cover feel like one piece.
@@ -87,12 +93,13 @@ class Backdrop:
 class Card:
     """The text of a slide (title card, chapter card or body slide), drawn above the backdrop."""
 
-    kind: str  # "title" | "chapter" | "body"
+    kind: str  # "title" | "chapter" | "body" | "end"
     title: str
     author: str | None = None
     chapter_title: str | None = None
     chapter_number: int = 0  # 1-based; 0 when the summary has no titled chapters
     chapter_count: int = 0
+    ticks: tuple[float, ...] = ()  # progress bar (chapter and body slides): chapter starts, as shares of the whole
 
 
 @dataclass(frozen=True)
@@ -108,11 +115,13 @@ class Caption:
     """The caption strip: the lines of the cue playing (none: an empty, transparent strip).
 
     ``text`` is the cue on one line (words cut across lines joined again), for formats too narrow for the cue's
-    own line breaks.
+    own line breaks. ``highlight`` is the word being spoken: indices into the whitespace-separated words of
+    ``lines`` (two when a word is cut across lines: both pieces light up).
     """
 
     lines: tuple[str, ...] = ()
     text: str = ""
+    highlight: tuple[int, ...] = ()  # the word being spoken: its pieces' indices among the words of ``lines``
 
 
 Layer = Backdrop | Card | Slide | Caption
@@ -134,27 +143,36 @@ class Shot:
     picture: Picture
 
 
-def plan_shots(timeline: Timeline, cues: Sequence[Cue]) -> list[Shot]:
+CAPTION_STYLES = ("highlight", "plain", "none")
+
+
+def plan_shots(timeline: Timeline, cues: Sequence[Cue], captions: str = "highlight") -> list[Shot]:
     """The piecewise-constant sequence of distinct pictures covering ``[0, timeline.duration]``.
 
-    Consecutive shots always differ; a shot never has zero length. Times are exact (not yet snapped to frames).
+    ``captions``: ``highlight`` (the cue's lines with the word being spoken lit, from its start to the next
+    word's start), ``plain`` (the cue's lines) or ``none``. Consecutive shots always differ; a shot never has
+    zero length. Times are exact (not yet snapped to frames).
     """
     duration = timeline.duration
     if duration <= 0:
         return []
+    if captions not in CAPTION_STYLES:
+        raise ValueError(f"unknown caption style {captions!r}")
     cards = _card_changes(timeline, cues)
-    captions = _caption_changes(cues, duration)
-    times = sorted({t for t, _ in cards} | {t for t, _ in captions} | {0.0})
+    strips = _caption_changes(
+        [] if captions == "none" else cues, duration, timeline if captions == "highlight" else None
+    )
+    times = sorted({t for t, _ in cards} | {t for t, _ in strips} | {0.0})
     times = [t for t in times if 0.0 <= t < duration]
     shots: list[Shot] = []
     card_index = caption_index = 0
     for i, start in enumerate(times):
         while card_index + 1 < len(cards) and cards[card_index + 1][0] <= start:
             card_index += 1
-        while caption_index + 1 < len(captions) and captions[caption_index + 1][0] <= start:
+        while caption_index + 1 < len(strips) and strips[caption_index + 1][0] <= start:
             caption_index += 1
         backdrop, card = cards[card_index][1]
-        picture = Picture(backdrop, card, captions[caption_index][1])
+        picture = Picture(backdrop, card, strips[caption_index][1])
         end = times[i + 1] if i + 1 < len(times) else duration
         if shots and shots[-1].picture == picture:
             shots[-1] = Shot(shots[-1].start, end, picture)
@@ -168,6 +186,13 @@ def _has_chapter_cards(timeline: Timeline) -> bool:
     return not (len(timeline.chapters) == 1 and timeline.chapters[0].title.strip() == timeline.title.strip())
 
 
+def end_card_start(timeline: Timeline) -> float | None:
+    """When the end card comes: once the last word is said (its caption may linger over it), if the narration's
+    tail leaves it time to be read."""
+    start = max([w.end for w in timeline.words] + [0.0]) + CHAPTER_CARD_LEAD
+    return start if timeline.duration - start >= END_CARD_MIN_SECONDS else None
+
+
 def _card_changes(timeline: Timeline, cues: Sequence[Cue]) -> list[tuple[float, tuple[Backdrop, Card]]]:
     """(time, layers) whenever the card changes; times are non-decreasing, the first is 0."""
     duration = timeline.duration
@@ -178,6 +203,7 @@ def _card_changes(timeline: Timeline, cues: Sequence[Cue]) -> list[tuple[float, 
     ]
     titled = _has_chapter_cards(timeline)
     count = len(timeline.chapters) if titled else 0
+    ticks = tuple(round(c.start / duration, 4) for c in timeline.chapters[1:] if 0 < c.start < duration)
     last_word_end: dict[int, float] = {}
     for word in timeline.words:
         last_word_end[word.chapter] = max(last_word_end.get(word.chapter, 0.0), word.end)
@@ -202,12 +228,15 @@ def _card_changes(timeline: Timeline, cues: Sequence[Cue]) -> list[tuple[float, 
         end = starts[index + 1] if index + 1 < len(starts) else duration
         if titled:
             changes.append((start, (backdrop, Card("chapter", timeline.title, timeline.author, chapter.title,
-                                                   number, count))))  # fmt: skip
+                                                   number, count, ticks))))  # fmt: skip
             start += CHAPTER_CARD_SECONDS
             if end - start < BODY_MIN_SECONDS:
                 continue  # a short chapter keeps its card rather than flashing its body slide
         changes.append((start, (backdrop, Card("body", timeline.title, timeline.author, chapter.title, number,
-                                               count))))  # fmt: skip
+                                               count, ticks))))  # fmt: skip
+    end_card = end_card_start(timeline)
+    if end_card is not None:
+        changes.append((end_card, (Backdrop(palette=0, seed=0), Card("end", timeline.title, timeline.author))))
     # Later changes at the same instant win.
     deduplicated: list[tuple[float, tuple[Backdrop, Card]]] = []
     for time, layers in changes:
@@ -219,9 +248,12 @@ def _card_changes(timeline: Timeline, cues: Sequence[Cue]) -> list[tuple[float, 
     return deduplicated
 
 
-def _caption_changes(cues: Sequence[Cue], duration: float) -> list[tuple[float, Caption]]:
-    """(time, caption) whenever the caption changes; the empty caption between cues."""
+def _caption_changes(cues: Sequence[Cue], duration: float, timeline: Timeline | None) -> list[tuple[float, Caption]]:
+    """(time, caption) whenever the caption changes; the empty caption between cues. With a timeline, a change
+    at each spoken word too (the highlight moves)."""
     changes: list[tuple[float, Caption]] = [(0.0, Caption())]
+    words = timeline.words if timeline is not None else ()
+    starts = [w.start for w in words]
     for cue in sorted(cues, key=lambda c: c.start):
         start, end = max(0.0, cue.start), min(cue.end, duration)
         if end <= start:
@@ -230,9 +262,59 @@ def _caption_changes(cues: Sequence[Cue], duration: float) -> list[tuple[float, 
             while len(changes) > 1 and changes[-1][0] >= start:
                 changes.pop()
         lines = tuple(line.strip() for line in cue.lines if line.strip())
-        changes.append((start, Caption(lines, cue.body)))  # body re-joins words the cue cut across lines
+        plain = Caption(lines, cue.body)  # body re-joins words the cue cut across lines
+        changes.append((start, plain))
+        if timeline is not None:
+            first, last = bisect.bisect_left(starts, start - 0.002), bisect.bisect_left(starts, end)
+            for at, pieces in _highlights(cue, lines, words[first:last]):
+                at = max(start, at)
+                caption = Caption(plain.lines, plain.text, pieces)
+                if changes[-1][0] >= at:
+                    changes[-1] = (changes[-1][0], caption)
+                else:
+                    changes.append((at, caption))
         changes.append((end, Caption()))
     return changes
+
+
+def _normalised(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _highlights(cue: Cue, lines: tuple[str, ...], words: Sequence[Word]) -> list[tuple[float, tuple[int, ...]]]:
+    """(time, pieces) for each timeline word spoken during the cue that the cue shows.
+
+    The words shown are matched to the words spoken in order, by their letters: an edited caption (a word
+    added or changed by hand) keeps the highlight on the words that still match, and a word it does not show
+    leaves the highlight where it was.
+    """
+    shown: list[tuple[str, tuple[int, ...]]] = []  # a word on screen: its letters and its pieces
+    continues = cue.continues or (False,) * len(lines)
+    index = 0
+    glue = False
+    for line, cont in zip(lines, continues, strict=False):
+        parts = line.split()
+        for position, part in enumerate(parts):
+            if glue and position == 0 and shown:
+                text, pieces = shown[-1]
+                shown[-1] = (text + _normalised(part), (*pieces, index))
+            else:
+                shown.append((_normalised(part), (index,)))
+            index += 1
+        glue = cont
+    out: list[tuple[float, tuple[int, ...]]] = []
+    pointer = 0
+    for word in words:
+        target = _normalised(word.text)
+        if not target:
+            continue
+        for look in range(pointer, min(len(shown), pointer + 4)):
+            text = shown[look][0]
+            if text == target or (text and (target.startswith(text) or target.endswith(text))):
+                out.append((word.start, shown[look][1]))
+                pointer = look + 1
+                break
+    return out
 
 
 # --- layout ------------------------------------------------------------------------------------------------
@@ -288,7 +370,7 @@ class SlideStore:
 
     def path(self, layer: Layer) -> Path:
         """Where the layer's picture is (or will be, once drawn) in the cache."""
-        return self.cache.path("slide", self.key(layer), ".png")
+        return self.cache.path("slide", self.key(layer), _suffix(layer))
 
     def paths(self, layers: Iterable[Layer], progress: Callable[[float], None] | None = None) -> dict[Layer, Path]:
         """The cached PNG of each layer, drawing the missing ones (two at a time: Pillow's heavy C work, PNG
@@ -297,7 +379,7 @@ class SlideStore:
         found: dict[Layer, Path] = {}
         missing: list[Layer] = []
         for layer in wanted:
-            path = self.cache.get("slide", self.key(layer), ".png")
+            path = self.cache.get("slide", self.key(layer), _suffix(layer))
             if path is None:
                 missing.append(layer)
             else:
@@ -315,12 +397,56 @@ class SlideStore:
         return {layer: found[layer] for layer in wanted}
 
     def _draw_and_store(self, layer: Layer) -> Path:
-        image = draw_layer(layer, self.size)
         path = self.path(layer)
+        if isinstance(layer, Caption):
+            data = caption_tga(layer, self.size)
+            with atomic.atomic_path(path) as tmp:
+                tmp.write_bytes(data)
+            return path
+        image = draw_layer(layer, self.size)
         with atomic.atomic_path(path) as tmp:
             # Level 1: these are read once per encode; fast compression beats small files here.
             image.save(tmp, "PNG", compress_level=1)
         return path
+
+
+def _suffix(layer: Layer) -> str:
+    # Caption strips are many (one per spoken word) and mostly transparent: run-length TGA, written fast.
+    return ".tga" if isinstance(layer, Caption) else ".png"
+
+
+def caption_tga(caption: Caption, size: tuple[int, int]) -> bytes:
+    """The caption strip as a run-length encoded 32-bit TGA (top-left origin).
+
+    Only the rows the box spans are encoded by Pillow; the transparent rows above and below it are written as
+    ready-made runs (TGA runs never cross a row). Several times faster than a PNG of the strip, and ffmpeg
+    reads it as fast.
+    """
+    width, _ = size
+    height = caption_area(size).height
+    box, (left, top) = _caption_box_image(caption, size)
+    if box is None:
+        rows = [_clear_run(width)] * height
+    else:  # the rows the box spans, full width; the rows above and below it are single transparent runs
+        band = Image.new("RGBA", (width, box.height), (0, 0, 0, 0))
+        band.paste(box, (left, 0))
+        encoded = io.BytesIO()
+        band.save(encoded, "TGA", compression="tga_rle", orientation=1)
+        rows = [_clear_run(width)] * top + [encoded.getvalue()[18:-26]]  # header and footer off
+        rows += [_clear_run(width)] * (height - top - box.height)
+    header = struct.pack("<BBBHHBHHHHBB", 0, 0, 10, 0, 0, 0, 0, 0, width, height, 32, 0x28)
+    return header + b"".join(rows) + b"\0" * 8 + b"TRUEVISION-XFILE.\0"
+
+
+@functools.lru_cache(maxsize=64)
+def _clear_run(count: int) -> bytes:
+    """Run-length packets for ``count`` transparent pixels (at most 128 per packet)."""
+    out = bytearray()
+    while count > 0:
+        run = min(128, count)
+        out += bytes((0x80 | (run - 1), 0, 0, 0, 0))
+        count -= run
+    return bytes(out)
 
 
 def draw_layer(layer: Layer, size: tuple[int, int]) -> Image.Image:
@@ -375,21 +501,9 @@ def draw_slide(slide: Slide, size: tuple[int, int]) -> Image.Image:
     ink, shadow, blur = _card_ink(slide.card, size)
     painted, offset = ink.render(shadow, blur)
     picture = _backdrop(slide.backdrop, size).convert("RGBA")
+    _place_cover(picture, slide.card)
     picture.alpha_composite(painted, dest=offset)
     return picture.convert("RGB")
-
-
-def _font(weight: str, size: int) -> ImageFont.FreeTypeFont:
-    """A Lato face from the ``font-lato`` package. One per drawing thread: a FreeType face must not be used by
-    two threads at once."""
-    return _thread_font(threading.get_ident(), weight, max(1, size))
-
-
-@functools.lru_cache(maxsize=256)
-def _thread_font(thread: int, weight: str, size: int) -> ImageFont.FreeTypeFont:
-    import font_lato
-
-    return ImageFont.truetype(font_lato.font_files[weight], size)
 
 
 class _Ink:
@@ -441,9 +555,10 @@ class _Ink:
         return layer
 
 
-def _balancedwrap(text: str, font: ImageFont.FreeTypeFont, width: float) -> list[str]:
-    """Wrap into as few lines as greedy wrapping needs, but with lines of even length (no lone last word)."""
-    lines = wrap(text, font, width)
+def _balancedwrap(text: str, font: ImageFont.FreeTypeFont, width: float, cut_long_words: bool = False) -> list[str]:
+    """Wrap into as few lines as greedy wrapping needs, but with lines of even length (no lone last word).
+    ``cut_long_words``: a word wider than the line (a long name, a title in a script without spaces) is cut."""
+    lines = wrap(text, font, width, cut_long_words=cut_long_words)
     if len(lines) < 2:
         return lines
     narrow, wide = max(font.getlength(word) for word in text.split()), width
@@ -453,7 +568,7 @@ def _balancedwrap(text: str, font: ImageFont.FreeTypeFont, width: float) -> list
             wide = middle
         else:
             narrow = middle
-    return wrap(text, font, wide)
+    return wrap(text, font, wide, cut_long_words=cut_long_words)
 
 
 def _fit_lines(
@@ -462,8 +577,8 @@ def _fit_lines(
     """The largest size (stepping down) at which ``text`` wraps into ``max_lines`` lines of ``width``."""
     size = largest
     while True:
-        font = _font(weight, size)
-        lines = _balancedwrap(text, font, width)
+        font = face(weight, size, text)
+        lines = _balancedwrap(text, font, width, cut_long_words=True)
         if (len(lines) <= max_lines and all(font.getlength(line) <= width for line in lines)) or size <= smallest:
             return font, lines
         size = max(smallest, size - max(2, size // 16))
@@ -479,10 +594,10 @@ def _fit_one_line(text: str, weight: str, size: int, width: float, tracking: flo
 
     smallest = max(1, round(size * 0.7))
     for step in range(size, smallest - 1, -1):
-        font = _font(weight, step)
+        font = face(weight, step, text + suffix)
         if measure(font, text + suffix) <= width:
             return font, text + suffix
-    font = _font(weight, smallest)
+    font = face(weight, smallest, text + suffix)
     while len(text) > 1 and measure(font, text.rstrip() + "…" + suffix) > width:
         text = text[:-1]
     return font, text.rstrip() + "…" + suffix
@@ -503,7 +618,11 @@ def _tracked(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, font
 def draw_card(card: Card, size: tuple[int, int]) -> Image.Image:
     """The text of a title card, chapter card or body slide on a transparent layer."""
     ink, shadow, blur = _card_ink(card, size)
-    return ink.image(shadow, blur)
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    _place_cover(layer, card)
+    painted, offset = ink.render(shadow, blur)
+    layer.alpha_composite(painted, dest=offset)
+    return layer
 
 
 def _card_ink(card: Card, size: tuple[int, int]) -> tuple[_Ink, float, float]:
@@ -512,9 +631,13 @@ def _card_ink(card: Card, size: tuple[int, int]) -> tuple[_Ink, float, float]:
     unit = min(width, height) / 1080  # type scales with the short side; all formats are 1080 on it
     ink = _Ink(size)
     portrait = height > width
+    _draw_progress_track(ink, card, size, unit)
     if card.kind == "body":
         _draw_body_header(ink, card, size, unit, portrait)
         return ink, 0.45, 6 * unit
+    if card.kind in COVER_CARDS:
+        _draw_cover_card_text(ink, card, size, unit)
+        return ink, 0.5, 10 * unit
 
     # Title and chapter cards: a centred stack above the caption band — kicker, headline, rule, byline.
     max_width = width * (0.84 if portrait or width == height else 0.76)
@@ -529,7 +652,7 @@ def _card_ink(card: Card, size: tuple[int, int]) -> tuple[_Ink, float, float]:
                                              round(56 * unit), 3)  # fmt: skip
         byline_font, byline = _fit_one_line(card.title + (f"  ·  {card.author}" if card.author else ""), "Lato",
                                             round(34 * unit), max_width)  # fmt: skip
-    kicker_font = _font("LatoBold", round(28 * unit))
+    kicker_font = face("LatoBold", round(28 * unit))
     line_height = headline_font.size * 1.12
     gap = 34 * unit
     rule_height = max(2, round(4 * unit))
@@ -564,6 +687,126 @@ def _card_ink(card: Card, size: tuple[int, int]) -> tuple[_Ink, float, float]:
     return ink, 0.5, 10 * unit
 
 
+COVER_CARDS = ("title", "end")
+END_KICKER = "the end"
+
+
+@dataclass(frozen=True)
+class _CoverLayout:
+    """Title and end cards, laid out for the shape: cover beside the text (landscape) or above it."""
+
+    cover: tuple[int, int, int]  # left, top, side
+    text: tuple[float, float, float]  # x (left edge, or centre when centred), centre y, column width
+    centred: bool
+    headline: tuple[int, int]  # largest and smallest type of the title
+    byline: int
+
+
+def _cover_layout(size: tuple[int, int]) -> _CoverLayout:
+    width, height = size
+    unit = min(width, height) / 1080
+    if width > height * 1.2:  # landscape: the cover on the left, the text in a column beside it
+        side, gap, column = round(height * 0.5), width * 0.05, width * 0.40
+        left = round((width - side - gap - column) / 2)
+        top = round(height * 0.42 - side / 2)
+        return _CoverLayout((left, top, side), (left + side + gap, height * 0.42, column), False,
+                            (round(112 * unit), round(56 * unit)), round(50 * unit))  # fmt: skip
+    if height > width * 1.2:  # portrait: a large cover high up, the text centred under it
+        side = round(width * 0.58)
+        top = round(height * 0.12)
+        text_top = top + side + height * 0.035
+        band = caption_area(size).y
+        return _CoverLayout(((width - side) // 2, top, side), (width / 2, (text_top + band * 0.97) / 2, width * 0.84),
+                            True, (round(104 * unit), round(56 * unit)), round(50 * unit))  # fmt: skip
+    # square: a smaller cover, the text under it
+    side = round(height * 0.36)
+    top = round(height * 0.07)
+    text_top = top + side + height * 0.03
+    band = caption_area(size).y
+    return _CoverLayout(((width - side) // 2, top, side), (width / 2, (text_top + band * 0.98) / 2, width * 0.86),
+                        True, (round(84 * unit), round(46 * unit)), round(40 * unit))  # fmt: skip
+
+
+def _place_cover(picture: Image.Image, card: Card) -> None:
+    """Title and end cards: the cover art, with a soft shadow, where the layout puts it."""
+    if card.kind not in COVER_CARDS:
+        return
+    left, top, side = _cover_layout(picture.size).cover
+    cover = _cover_image(card.title, card.author, side)
+    spread = max(4, side // 22)
+    shadow = Image.new("L", (side + 4 * spread, side + 4 * spread), 0)
+    shadow.paste(150, (2 * spread, 2 * spread + spread // 2, 2 * spread + side, 2 * spread + side + spread // 2))
+    shadow = shadow.filter(ImageFilter.GaussianBlur(spread))
+    dark = Image.new("RGBA", shadow.size, (0, 0, 0, 0))
+    dark.putalpha(shadow)
+    picture.alpha_composite(dark, dest=(left - 2 * spread, top - 2 * spread))
+    picture.paste(cover, (left, top))
+
+
+@functools.lru_cache(maxsize=8)
+def _cover_image(title: str, author: str | None, side: int) -> Image.Image:
+    import io
+
+    from .cover import CoverText, draw_cover
+
+    art = Image.open(io.BytesIO(draw_cover(CoverText(title, author), size=max(side, 400))))
+    return art.convert("RGB").resize((side, side), Image.Resampling.LANCZOS)
+
+
+def _draw_cover_card_text(ink: _Ink, card: Card, size: tuple[int, int], unit: float) -> None:
+    """The title card (kicker, title, rule, author) or the end card (the same, "the end" as kicker)."""
+    layout = _cover_layout(size)
+    x, centre_y, column = layout.text
+    kicker = (KICKER if card.kind == "title" else END_KICKER).upper()
+    largest, smallest = layout.headline
+    headline_font, headline = _fit_lines(card.title, "LatoBlack", column, largest, smallest, 3)
+    byline_font, byline = _fit_one_line(card.author or "", "LatoLight", layout.byline, column)
+    kicker_font = face("LatoBold", round(26 * unit))
+    line_height = headline_font.size * 1.1
+    gap = 30 * unit
+    rule_height = max(2, round(4 * unit))
+    stack = kicker_font.size + gap + line_height * len(headline) + gap + rule_height + gap * 1.2
+    stack += byline_font.size if byline else 0
+    y = centre_y - stack / 2
+    anchor, text_anchor = ("m", "ms") if layout.centred else ("l", "ls")
+    _tracked(ink.draw(_ACCENT), (x, y + kicker_font.size * 0.8), kicker, kicker_font, 0.22 * kicker_font.size,
+             anchor)  # fmt: skip
+    y += kicker_font.size + gap
+    draw = ink.draw(_TEXT)
+    for line in headline:
+        draw.text((x, y + headline_font.size * 0.85), line, font=headline_font, fill=255, anchor=text_anchor)
+        y += line_height
+    y += gap
+    rule_width = 110 * unit
+    rule_left = x - rule_width / 2 if layout.centred else x
+    ink.draw(_ACCENT).rectangle((rule_left, y, rule_left + rule_width, y + rule_height - 1), fill=255)
+    y += rule_height + gap * 1.2
+    if byline:
+        ink.draw(_TEXT).text((x, y + byline_font.size * 0.8), byline, font=byline_font, fill=255, anchor=text_anchor)
+
+
+PROGRESS_TRACK_ALPHA = 70  # the unfilled progress bar: the text colour at ~27 %
+
+
+def progress_bar_height(size: tuple[int, int]) -> int:
+    """The slim progress bar along the bottom edge (the video stage fills it as time passes)."""
+    return max(4, round(min(size) / 1080 * 6))
+
+
+def _draw_progress_track(ink: _Ink, card: Card, size: tuple[int, int], unit: float) -> None:
+    """Chapter and body slides: the progress bar's track along the bottom edge, a tick at each chapter start."""
+    if not card.ticks:
+        return
+    width, height = size
+    bar = progress_bar_height(size)
+    ink.draw(_TEXT).rectangle((0, height - bar, width - 1, height - 1), fill=PROGRESS_TRACK_ALPHA)
+    tick_w, tick_h = max(2, round(3 * unit)), round(bar * 2.6)
+    for share in card.ticks:
+        x = round(share * width)
+        ink.draw(_TEXT).rectangle((x - tick_w // 2, height - tick_h, x - tick_w // 2 + tick_w - 1, height - 1),
+                                  fill=220)  # fmt: skip
+
+
 def _draw_body_header(ink: _Ink, card: Card, size: tuple[int, int], unit: float, portrait: bool) -> None:
     """Body slides: a quiet header (book title, chapter title, accent rule); the middle stays calm."""
     width, height = size
@@ -592,44 +835,138 @@ def _draw_body_header(ink: _Ink, card: Card, size: tuple[int, int], unit: float,
     ink.draw(_ACCENT).rectangle((left, y, left + rule_width, y + rule_height - 1), fill=255)
 
 
+_WORD_GAP = 0.12  # extra space between caption words (share of the type size): room for the highlight pill
+
+
+@dataclass(frozen=True)
+class _CaptionLayout:
+    """Where a cue's words sit in its box (box coordinates), computed once per cue and size."""
+
+    font_size: int
+    box: tuple[int, int, int, int]  # left, top, width, height within the strip
+    words: tuple[tuple[int, float, float, str], ...]  # (line, x start, x end, text) of each word drawn
+    baselines: tuple[float, ...]
+    shown: tuple[tuple[int, ...], ...]  # for each token of the caption's own lines, the drawn words showing it
+
+
 def draw_caption(caption: Caption, size: tuple[int, int]) -> Image.Image:
-    """The caption strip (full width × the caption band): centred lines on a rounded translucent box.
+    """The caption strip (full width × the caption band): centred lines on a rounded translucent box, the word
+    being spoken (if any) on a pill in the accent colour.
 
     The cue's own line breaks are kept when they fit; otherwise (narrow formats) the text is re-wrapped, and the
-    type steps down until it fits the band.
+    type steps down until it fits the band. The box with its lines is drawn once per cue and size; each
+    highlight only paints its pill over a copy.
     """
     width, _ = size
-    area = caption_area(size)
-    strip_size = (width, area.height)
+    strip = Image.new("RGBA", (width, caption_area(size).height), (0, 0, 0, 0))
+    box, offset = _caption_box_image(caption, size)
+    if box is not None:
+        strip.paste(box, offset)
+    return strip
+
+
+def _caption_box_image(caption: Caption, size: tuple[int, int]) -> tuple[Image.Image | None, tuple[int, int]]:
+    """The caption's box (None for no caption) and where it goes in the strip."""
     if not caption.lines:
-        return Image.new("RGBA", strip_size, (0, 0, 0, 0))
+        return None, (0, 0)
+    layout = _caption_layout(caption.lines, caption.text, size)
+    box, letters = _caption_box(caption.lines, caption.text, size)
+    drawn = sorted(
+        {word for token in caption.highlight if 0 <= token < len(layout.shown) for word in layout.shown[token]}
+    )
+    if drawn:
+        box = box.copy()
+        for index in drawn:
+            _paint_highlight(box, letters, layout, index)
+    return box, layout.box[:2]
+
+
+def _paint_highlight(box: Image.Image, letters: Image.Image, layout: _CaptionLayout, index: int) -> None:
+    """The pill behind word ``index`` and the word over it in the dark colour. The letters are the ones already
+    drawn in the box (FreeType renders slowly; a cue's highlights share one rendering)."""
+    line, x0, x1, _ = layout.words[index]
+    size = layout.font_size
+    baseline = layout.baselines[line]
+    pad = size * 0.13
+    left, right = max(0, math.floor(x0 - pad)), min(box.width, math.ceil(x1 + pad))
+    top, bottom = max(0, math.floor(baseline - size * 0.84)), min(box.height, math.ceil(baseline + size * 0.24))
+    pill_size = (right - left, bottom - top)
+    pill = Image.new("RGBA", pill_size, (*_HIGHLIGHT, 0))
+    pill.putalpha(_rounded_mask(pill_size, round(size * 0.22), 255))
+    ink = Image.new("RGBA", pill_size, (*_HIGHLIGHT_TEXT, 0))
+    ink.putalpha(letters.crop((left, top, right, bottom)))
+    pill.alpha_composite(ink)
+    box.alpha_composite(pill, dest=(left, top))
+
+
+def _spaced_width(words: Sequence[str], font: ImageFont.FreeTypeFont) -> float:
+    space = font.getlength(" ") + _WORD_GAP * font.size
+    letters = sum(text_length(word, "LatoBold", int(font.size)) for word in words)
+    return letters + space * max(0, len(words) - 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _caption_layout(lines: tuple[str, ...], text: str, size: tuple[int, int]) -> _CaptionLayout:
+    width, _ = size
+    area = caption_area(size)
     style = _caption_style(size)
-    margin_x = width * SIDE_MARGIN
-    font, lines = _fit_caption(caption, width - 2 * margin_x, area.height, style)
-    pad_x, pad_y = font.size * 0.55, font.size * 0.28
+    font, fitted = _fit_caption(Caption(lines, text), width - 2 * width * SIDE_MARGIN, area.height, style)
+    pad_x, pad_y = font.size * 0.55, font.size * _CAPTION_PAD_Y
     line_height = font.size * 1.22
-    text_height = line_height * len(lines)
-    box_w = max(font.getlength(line) for line in lines) + 2 * pad_x
-    box_h = text_height + 2 * pad_y
+    box_w = math.ceil(max(_spaced_width(line.split(), font) for line in fitted) + 2 * pad_x)
+    box_h = math.ceil(line_height * len(fitted) + 2 * pad_y)
     # Portrait: centred in the band. Otherwise resting near the bottom, inside the 5 % title-safe edge.
     top = (area.height - box_h) / 2 if style.centred else area.height - box_h - size[1] * 0.05
-    box_w, box_h = math.ceil(box_w), math.ceil(box_h)
     top, left = round(max(0.0, top)), round((width - box_w) / 2)
+    words: list[tuple[int, float, float, str]] = []
+    baselines: list[float] = []
+    baseline = pad_y + (line_height + font.size * 0.72) / 2
+    space = font.getlength(" ") + _WORD_GAP * font.size
+    for number, line in enumerate(fitted):
+        baselines.append(baseline)
+        parts = line.split()
+        x = box_w / 2 - _spaced_width(parts, font) / 2
+        for part in parts:
+            end = x + text_length(part, "LatoBold", int(font.size))
+            words.append((number, x, end, part))
+            x = end + space
+        baseline += line_height
+    own = [part for line in lines for part in line.split()]
+    # Re-wrapped from ``text``: its words are the cue's words with words cut across lines joined again.
+    shown = tuple((i,) for i in range(len(own))) if fitted == list(lines) else _tokens_in_text(lines, text)
+    return _CaptionLayout(int(font.size), (left, top, box_w, box_h), tuple(words), tuple(baselines), shown)
 
-    # Everything is drawn in a box-sized image and placed on the transparent strip (most of it stays empty).
+
+def _tokens_in_text(lines: tuple[str, ...], text: str) -> tuple[tuple[int, ...], ...]:
+    """For each token of ``lines``, the index of the word of ``text`` that contains it (in order)."""
+    words = text.split()
+    out: list[tuple[int, ...]] = []
+    index, used = 0, ""
+    for part in (part for line in lines for part in line.split()):
+        if index < len(words) and used and not words[index].startswith(used + part):
+            index, used = index + 1, ""
+        out.append((min(index, len(words) - 1),) if words else ())
+        used += part
+        if index < len(words) and used == words[index]:
+            index, used = index + 1, ""
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _caption_box(lines: tuple[str, ...], text: str, size: tuple[int, int]) -> tuple[Image.Image, Image.Image]:
+    """The cue's box with all its words in the caption colour, and the mask of its letters (shared by the
+    cue's highlights)."""
+    layout = _caption_layout(lines, text, size)
+    font = face("LatoBold", layout.font_size)
+    _, _, box_w, box_h = layout.box
     box = Image.new("RGBA", (box_w, box_h), (*_CAPTION_BOX[:3], 0))
     box.putalpha(_rounded_mask((box_w, box_h), round(font.size * 0.32), _CAPTION_BOX[3]))
-    text_mask = Image.new("L", (box_w, box_h), 0)
-    draw = ImageDraw.Draw(text_mask)
-    baseline = pad_y + (line_height + font.size * 0.72) / 2
-    for line in lines:
-        draw.text((box_w / 2, baseline), line, font=font, fill=255, anchor="ms")
-        baseline += line_height
-    text = Image.new("RGBA", (box_w, box_h), (*_CAPTION_TEXT, 0))
-    text.putalpha(text_mask)
-    strip = Image.new("RGBA", strip_size, (0, 0, 0, 0))
-    strip.paste(Image.alpha_composite(box, text), (left, top))
-    return strip
+    mask = Image.new("L", (box_w, box_h), 0)
+    for line, x, _, word in layout.words:
+        set_text(mask, (x, layout.baselines[line]), word, font, "LatoBold")
+    ink = Image.new("RGBA", (box_w, box_h), (*_CAPTION_TEXT, 0))
+    ink.putalpha(mask)
+    return Image.alpha_composite(box, ink), mask
 
 
 def _rounded_mask(size: tuple[int, int], radius: int, opacity: int) -> Image.Image:
@@ -660,14 +997,14 @@ def _fit_caption(caption: Caption, width: float, band_height: int,
     its text re-wrapped into even lines; at the smallest size, the cue's lines whatever happens."""
     text = caption.text or " ".join(caption.lines)
     for size in range(style.largest, style.smallest - 1, -2):
-        font = _font("LatoBold", size)
+        font = face("LatoBold", size)
         available = width - 2 * font.size * 0.55
-        for lines in (list(caption.lines), _balancedwrap(text, font, available)):
-            height = font.size * 1.22 * len(lines) + 2 * font.size * 0.28
+        for lines in (list(caption.lines), _balancedwrap(text, font, available * 0.97)):
+            height = font.size * 1.22 * len(lines) + 2 * font.size * _CAPTION_PAD_Y
             if (
                 len(lines) <= style.max_lines
                 and height <= band_height * 0.92
-                and all(font.getlength(line) <= available for line in lines)
+                and all(_spaced_width(line.split(), font) <= available for line in lines)
             ):
                 return font, lines
-    return _font("LatoBold", style.smallest), list(caption.lines)
+    return face("LatoBold", style.smallest), list(caption.lines)

@@ -38,7 +38,19 @@ from pipeline.errors import InputError
 from pipeline.ffmpeg import FFmpeg, stop_running
 from pipeline.narration.captions import Cue, to_srt
 from pipeline.narration.timeline import Timeline
-from pipeline.pictures.slides import Card, Layer, Picture, Shot, Slide, SlideStore, caption_area, plan_shots
+from pipeline.pictures.slides import (
+    CAPTION_STYLES,
+    COVER_CARDS,
+    Card,
+    Layer,
+    Picture,
+    Shot,
+    Slide,
+    SlideStore,
+    caption_area,
+    plan_shots,
+    progress_bar_height,
+)
 from pipeline.progress import Progress, ProgressEvent, quiet
 
 FORMATS: dict[str, tuple[int, int]] = {
@@ -52,8 +64,10 @@ OUTPUT_NAMES: dict[str, str] = {
     "square": "video-square.mp4",
 }
 
+_PROGRESS_FILL = "E9C47A"  # the accent colour of the slides (RGB hex)
+
 # Part of every cache key: bump when the output for the same recipe would change (e.g. another ffmpeg build).
-VIDEO_STAGE = "video/2"
+VIDEO_STAGE = "video/3"
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,7 @@ class VideoJob:
     formats: tuple[str, ...] = ("landscape",)
     motion: bool = False
     settings: VideoSettings = VideoSettings()
+    captions: str = "highlight"  # burned-in captions: highlight | plain | none (the soft track is always there)
 
 
 def render_videos(job: VideoJob, progress: Progress = quiet) -> dict[str, Path]:
@@ -98,8 +113,10 @@ def render_videos(job: VideoJob, progress: Progress = quiet) -> dict[str, Path]:
         raise InputError(f"narration not found: {job.narration} (render the narration before the video)")
     if job.timeline.duration <= 0:
         raise InputError("the narration is empty: there is nothing to put in a video")
+    if job.captions not in CAPTION_STYLES:
+        raise InputError(f"unknown caption style {job.captions!r} (choose from {', '.join(CAPTION_STYLES)})")
 
-    shots = _snap(plan_shots(job.timeline, job.cues), job.settings.frame_rate, job.timeline.duration)
+    shots = _snap(plan_shots(job.timeline, job.cues, job.captions), job.settings.frame_rate, job.timeline.duration)
     audio = _AudioTrack(job)
     recipes = {name: _Recipe.build(job, name, shots, audio.key) for name in formats}
     pending = [name for name in formats if job.cache.get("video", recipes[name].key, ".mp4") is None]
@@ -248,11 +265,13 @@ class _Recipe:
         streams: dict[str, list[_Held]] = {}
         if not plan.motion:
             clock = _clock_image(job.cache)
-            streams["clock"] = [_Held(s.start, s.end, clock) for s in plan.clock]
+            # A frame at least every half second: the progress bar moves even while the picture holds still.
+            streams["clock"] = [_Held(start, min(start + fps // 2, s.end), clock)
+                                for s in plan.clock for start in range(s.start, s.end, fps // 2)]  # fmt: skip
         for stream, runs in plan.streams.items():
             streams[stream] = [_Held(r.start, r.end, store.path(r.what)) for r in runs]  # type: ignore[arg-type]
         listings = {stream: _ffconcat(entries, fps, plan.total) for stream, entries in streams.items()}
-        graph = _filter_graph(plan, FORMATS[name], fps, settings.motion_zoom)
+        graph = _filter_graph(plan, FORMATS[name], fps, settings.motion_zoom, _progress_span(plan))
         output_args = _output_args(settings, plan.motion)
         srt = to_srt(list(job.cues))
         metadata = _ffmetadata(job.timeline)
@@ -279,8 +298,27 @@ def _output_args(settings: VideoSettings, motion: bool) -> tuple[str, ...]:
     )  # fmt: skip
 
 
-def _filter_graph(plan: _LayerPlan, size: tuple[int, int], fps: int, zoom: float) -> str:
-    """Stack the layers; the caption strip goes into the bottom band.
+def _progress_span(plan: _LayerPlan) -> tuple[int, int] | None:
+    """The frames during which the progress bar shows: from the first chapter or body slide to the end card."""
+    cards = [run for run in plan.streams.get("slide", plan.streams.get("card", []))]
+    kinds = [(run.start, run.end, _card_of(run.what)) for run in cards]
+    shown = [(start, end) for start, end, card in kinds if card is not None and card.kind not in COVER_CARDS]
+    if not shown:
+        return None
+    return shown[0][0], shown[-1][1]
+
+
+def _card_of(layer: object) -> Card | None:
+    if isinstance(layer, Slide):
+        return layer.card
+    return layer if isinstance(layer, Card) else None
+
+
+def _filter_graph(
+    plan: _LayerPlan, size: tuple[int, int], fps: int, zoom: float, progress: tuple[int, int] | None = None
+) -> str:
+    """Stack the layers; the caption strip goes into the bottom band; the progress bar fills along the bottom
+    edge (a strip of the accent colour sliding in from the left, on the track the slides draw).
 
     Pictures become BT.709 limited-range YUV once per picture (not once per frame), as HD players assume. Still:
     the clock (a 16×16 still padded to the frame) is the first input of the first ``overlay``, so a frame is
@@ -309,11 +347,21 @@ def _filter_graph(plan: _LayerPlan, size: tuple[int, int], fps: int, zoom: float
             f"[1:v]{to_yuv},format=yuv420p[slide]",
             "[clock][slide]overlay=format=yuv420[base]",
         ]
-    lines += [
-        f"[2:v]{to_yuv},format=yuva420p[caption]",
-        f"[base][caption]overlay=x=0:y={band.y}:format=yuv420,"
-        "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv,setsar=1[video]",
-    ]
+    finish = "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv,setsar=1[video]"
+    lines.append(f"[2:v]{to_yuv},format=yuva420p[caption]")
+    overlay = f"[base][caption]overlay=x=0:y={band.y}:format=yuv420"
+    if progress is None:
+        lines.append(f"{overlay},{finish}")
+    else:
+        total = plan.total / fps
+        bar = progress_bar_height(size)
+        first, last = progress[0] / fps, progress[1] / fps
+        lines += [
+            f"{overlay}[captioned]",
+            f"color=c=0x{_PROGRESS_FILL}:s={width}x{bar}:r={fps}:d={total:.6f},format=yuv420p[fill]",
+            f"[captioned][fill]overlay=x='w*(t/{total:.6f}-1)':y=H-h:format=yuv420:eval=frame"
+            f":enable='between(t,{first:.6f},{last - 0.5 / fps:.6f})',{finish}",
+        ]
     return ";\n".join(lines) + "\n"
 
 
