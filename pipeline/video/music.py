@@ -33,7 +33,6 @@ from pipeline.errors import InputError
 from pipeline.ffmpeg import FFmpeg
 from pipeline.narration.audio import (
     AIM_LU,
-    ChapterTag,
     Loudness,
     MasteringTarget,
     Solution,
@@ -328,7 +327,7 @@ def podcast_mix(
     progress: Progress = quiet,
 ) -> tuple[Path, Loudness]:
     """``--podcast-music``: the mix as the podcast's MP3 (mastered by the narration's mastering, tagged like it)."""
-    chapters = [ChapterTag(c.title, c.start, c.end) for c in timeline.chapters]
+    chapters = list(timeline.chapters)
     key = content_key(MUSIC_STAGE, "podcast", soundtrack.mix.name, target, tags, hashlib.sha256(cover).hexdigest(),
                       chapters)  # fmt: skip
     cached = cache.get("music", key, ".mp3")
