@@ -70,13 +70,14 @@ def _fonts() -> Check:
     def probe() -> str:
         from PIL import ImageFont
 
-        from pipeline.pictures.text import font_path
+        from pipeline.pictures.text import face, font_path
 
         for weight in ("Regular", "Bold", "Light"):
             ImageFont.truetype(str(font_path(weight)), 12)
-        return f"Lato from {font_path('Regular').parent}"
+        face("LatoBold", 12, "Ольга")  # Noto Sans, for the Greek and Cyrillic letters Lato lacks
+        return f"Lato from {font_path('Regular').parent}, Noto Sans for Greek and Cyrillic"
 
-    return _guard("fonts", "pip install --force-reinstall font-lato pillow", probe)
+    return _guard("fonts", "pip install --force-reinstall font-lato fontpkg-noto-sans pillow", probe)
 
 
 def _writable(folder: Path) -> Check:
