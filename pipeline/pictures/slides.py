@@ -3,21 +3,30 @@
 The picture of a captioned slideshow is piecewise constant in time. ``plan_shots`` turns the timeline and the
 caption cues into the sequence of distinct pictures (``Shot``: a ``Picture`` held from ``start`` to ``end``):
 
-- a title card (book title, author, "a one-page summary") from 0 until the first words (held at least a few
+- a title card (the cover, the book title, the author) from 0 until the first words (held at least a few
   seconds, so it reads even when the narration starts at once);
 - a chapter card for each titled chapter, shown from the pause before the chapter's first word into its first
   seconds;
 - body slides carrying the book and current chapter title;
-- over all of them, the caption of the cue playing at that moment.
+- an end card (the cover again, "the end") once the last word is said, when the narration's tail leaves time;
+- on chapter cards and body slides, the track of a slim progress bar with a tick at each chapter start (the video
+  stage fills it as time passes);
+- over all of them, the caption of the cue playing at that moment: with ``highlight``, one look per spoken word
+  (the word on a pill from its start to the next word's start), matched to the cue's words by their letters.
+
+Each card is laid out for its shape: in landscape the cover sits beside the text, in portrait and square above it.
 
 A picture has three parts, each drawn with Pillow at most once and kept in the cache (kind ``slide``) under the
 hash of exactly what is drawn on it: the calm generated ``Backdrop`` (gradient and soft light, no stock image),
 the ``Card`` text, and the ``Caption`` strip (the bottom 20 % of the frame, text on a legibility box). A still
 video flattens backdrop and card into one ``Slide`` (it changes a few times per chapter); with motion, the
 backdrop stays a layer of its own so it can move under still text. The caption strip is always separate, so a
-caption edit redraws one small strip. The video stage (``pipeline.video.encode``) stacks the layers in ffmpeg.
+caption edit redraws only the strips of that cue. Strips are many (one per spoken word): a cue's box is drawn
+once and each look only paints its pill over a copy, letters are set from a glyph cache, and the strip is written
+as run-length TGA (several times faster to write than PNG). The video stage (``pipeline.video.encode``) stacks
+the layers in ffmpeg.
 
-Typography is Lato from the ``font-lato`` package (not a system font), anti-aliased by FreeType.
+Typography: ``pipeline.pictures.text`` (bundled Lato, Noto Sans for Greek and Cyrillic).
 """
 
 from __future__ import annotations

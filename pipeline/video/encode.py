@@ -5,8 +5,13 @@ once (Pillow, cached by content) and ffmpeg holds it for its exact duration. Eac
 concat demuxer (one still per entry, with its duration); the filter graph stacks the slide and the caption strip.
 The output is variable frame rate on a 30 fps grid: a frame is encoded only when the picture changes, every
 change lands on the frame at or before its exact time (a cue's text is visible from its start), and the stream
-keeps the usual 1/15360 timescale. A "clock" stream — a 16×16 still with an entry at every picture change —
-drives the graph, because ``overlay`` emits frames only for frames of its first input.
+keeps the usual 1/15360 timescale. A "clock" stream — a 16×16 still with an entry at every picture change and at
+least every half second — drives the graph, because ``overlay`` emits frames only for frames of its first input.
+The progress bar's fill is a strip of the accent colour that ``overlay`` slides in from the left as ``t`` grows
+(evaluated per frame), shown from the first chapter slide to the end card.
+
+The sound is whatever ``VideoJob.narration`` is: the mastered narration, or (``pipeline.video.music``) the
+narration and the ducked music bed mastered together.
 
 The finished file — H.264 High yuv420p, AAC from the mastered narration, a soft ``mov_text`` track (eng, off by
 default: the captions are burned in), chapter marks, title/artist, ``+faststart`` — is cached under a key of
