@@ -711,15 +711,19 @@ class _CoverLayout:
     byline: int
 
 
-def _cover_layout(size: tuple[int, int]) -> _CoverLayout:
+@functools.lru_cache(maxsize=16)
+def _cover_layout(size: tuple[int, int], card: Card) -> _CoverLayout:
     width, height = size
     unit = min(width, height) / 1080
     if width > height * 1.2:  # landscape: the cover on the left, the text in a column beside it
         side, gap, column = round(height * 0.5), width * 0.05, width * 0.40
-        left = round((width - side - gap - column) / 2)
+        type_sizes = (round(112 * unit), round(56 * unit)), round(50 * unit)
+        # Cover and text are centred as a pair on the text's real width (a short title leaves the column half
+        # empty, and centring the column would push the pair to the left).
+        used = _cover_text_width(card, column, *type_sizes, unit)
+        left = round((width - side - gap - used) / 2)
         top = round(height * 0.42 - side / 2)
-        return _CoverLayout((left, top, side), (left + side + gap, height * 0.42, column), False,
-                            (round(112 * unit), round(56 * unit)), round(50 * unit))  # fmt: skip
+        return _CoverLayout((left, top, side), (left + side + gap, height * 0.42, column), False, *type_sizes)
     if height > width * 1.2:  # portrait: a large cover high up, the text centred under it
         side = round(width * 0.58)
         top = round(height * 0.12)
@@ -736,11 +740,22 @@ def _cover_layout(size: tuple[int, int]) -> _CoverLayout:
                         True, (round(84 * unit), round(46 * unit)), round(40 * unit))  # fmt: skip
 
 
+def _cover_text_width(card: Card, column: float, headline: tuple[int, int], byline: int, unit: float) -> float:
+    """How wide the cover card's text will be: its widest line (title, author or kicker)."""
+    headline_font, lines = _fit_lines(card.title, "LatoBlack", column, *headline, 3)
+    byline_font, author = _fit_one_line(card.author or "", "LatoLight", byline, column)
+    kicker_font = face("LatoBold", round(26 * unit))
+    kicker = (KICKER if card.kind == "title" else END_KICKER).upper()
+    widths = [headline_font.getlength(line) for line in lines] + [byline_font.getlength(author) if author else 0.0]
+    widths.append(kicker_font.getlength(kicker) + 0.22 * kicker_font.size * max(0, len(kicker) - 1))
+    return min(column, max(widths))
+
+
 def _place_cover(picture: Image.Image, card: Card) -> None:
     """Title and end cards: the cover art, with a soft shadow, where the layout puts it."""
     if card.kind not in COVER_CARDS:
         return
-    left, top, side = _cover_layout(picture.size).cover
+    left, top, side = _cover_layout(picture.size, card).cover
     cover = _cover_image(card.title, card.author, side)
     spread = max(4, side // 22)
     shadow = Image.new("L", (side + 4 * spread, side + 4 * spread), 0)
@@ -764,7 +779,7 @@ def _cover_image(title: str, author: str | None, side: int) -> Image.Image:
 
 def _draw_cover_card_text(ink: _Ink, card: Card, size: tuple[int, int], unit: float) -> None:
     """The title card (kicker, title, rule, author) or the end card (the same, "the end" as kicker)."""
-    layout = _cover_layout(size)
+    layout = _cover_layout(size, card)
     x, centre_y, column = layout.text
     kicker = (KICKER if card.kind == "title" else END_KICKER).upper()
     largest, smallest = layout.headline
