@@ -51,7 +51,7 @@ from pipeline.narration.timeline import Timeline, Word
 from pipeline.pictures.text import face, set_text, text_length, wrap
 
 # Bump when the drawing of any layer changes for the same content, so old cached pictures are not reused.
-SLIDE_VERSION = 6
+SLIDE_VERSION = 7
 
 TITLE_CARD_SECONDS = 3.0  # the title card stays at least this long, even if speech starts at once
 CHAPTER_CARD_SECONDS = 3.0  # a chapter card is held this long (or until the next chapter)
