@@ -233,3 +233,21 @@ def test_a_missing_music_file_is_one_line(short_summary, tmp_path):
     assert (
         result.output == f"Error: music file not found: {tmp_path / 'nowhere.ogg'} (give auto, none or an audio file)\n"
     )
+
+
+def test_a_music_file_is_looped_faded_and_ducked_from_the_timeline(tmp_path, ffmpeg):
+    """--music FILE: a 3 s clip under a longer timeline loops to its end, fades in and out, and is ducked under
+    every phrase (before the first word starts) and up in the pause between the sentences."""
+    from pipeline.video.music import make_bed
+
+    clip = tmp_path / "clip.ogg"
+    subprocess.run([ffmpeg.exe, "-v", "error", "-f", "lavfi", "-i", "sine=f=330:d=3", "-c:a", "libvorbis", str(clip)],
+                   check=True)  # fmt: skip
+    bed, rate = read_wav(make_bed(clip, TIMELINE, Cache(tmp_path / "cache"), ffmpeg))
+    assert abs(len(bed) / rate - TIMELINE.duration) < 0.01
+    assert rms_db(bed[: rate // 20]) < rms_db(bed[rate // 2 : rate // 2 + rate // 20]) - 6  # fading in
+    pause = rms_db(bed[int((FIRST[-1].end + 0.7) * rate) : int((SECOND[0].start - 0.5) * rate)])
+    under = [rms_db(bed[int(w.start * rate) : int(w.end * rate)]) for w in TIMELINE.words]
+    assert pause >= np.median(under) + 10
+    assert max(under) <= pause - 10  # every word, the first one included: the fall ends before it starts
+    assert rms_db(bed[-rate // 20 :]) < pause - 12  # fading out
