@@ -45,7 +45,7 @@ from pipeline.narration.audio import (
 from pipeline.narration.timeline import Timeline, Word
 from pipeline.progress import Progress, quiet, seconds_of
 
-MUSIC_STAGE = "music/1"
+MUSIC_STAGE = "music/2"
 RATE = 44100
 _BLOCK_SECONDS = 10.0  # the bed is written in blocks: memory stays flat however long the narration is
 _CONTROL_STEP = RATE // 1000  # samples between two points of the gain envelope
@@ -68,7 +68,7 @@ class BedLevels:
 class Soundtrack:
     """The mastered mix of narration and bed, and what the stems need."""
 
-    mix: Path  # WAV, mastered
+    mix: Path  # WAV (32-bit float), mastered
     bed: Path  # WAV, ducked, at its level in the mix before the master's gain
     loudness: Loudness
     solution: Solution
@@ -308,9 +308,11 @@ def mix(ffmpeg: FFmpeg, narration: Path, bed: Path, cache: Cache, target: Master
         ):
             solution = plan_solution(ffmpeg, summed, target, loudness, headroom=0.2)
         with atomic.atomic_path(final) as tmp:
-            ffmpeg.run(["-i", summed, "-af", solution.filters, "-ac", "1", "-c:a", "pcm_s16le", "-f", "wav", tmp],
-                       what="mastering the narration with the music bed")  # fmt: skip
-            if solution.gain_db != 0.0 or solution.chain != f"aresample={target.sample_rate}":
+            if solution.gain_db == 0.0 and solution.chain == f"aresample={target.sample_rate}":
+                summed.replace(tmp)  # on target as it is (the usual case): kept as summed, 32-bit float
+            else:
+                ffmpeg.run(["-i", summed, "-af", solution.filters, "-ac", "1", "-c:a", "pcm_f32le", "-f", "wav", tmp],
+                           what="mastering the narration with the music bed")  # fmt: skip
                 loudness = measure(ffmpeg, tmp)
     cache.put_json("music", key, {"loudness": loudness.__dict__, "solution": solution.__dict__})
     return Soundtrack(final, bed, loudness, solution)
