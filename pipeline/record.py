@@ -7,7 +7,7 @@ Schema (version 1)::
       "title": "Never Let Me Go", "author": "Kazuo Ishiguro", "year": 2005, "slug": "never-let-me-go",
       "description": "first paragraph of the summary (plain text)",
       "summary": {"path": "assets/summary.md", "sha256": "…"},
-      "engine": "piper", "voice": "en_US-joe-medium", "voice_sha256": "…",
+      "engine": "hibari", "voice": "heart", "voice_sha256": "…",
       "duration": 187.43,                                  # mastered narration, seconds
       "chapters": [{"title": "…", "start": 0.0, "end": 31.2}, …],
       "loudness": {"integrated_lufs": -16.0, "true_peak_dbtp": -1.4},
@@ -17,7 +17,7 @@ Schema (version 1)::
         "video_landscape", "video_portrait", "video_square"   # videos only when rendered
       },
       "rendered_at": "2026-11-24T22:00:00Z",
-      "versions": {"nlmg-media": "0.1.0", "piper-tts": "1.8.0", "ffmpeg": "…", …},
+      "versions": {"nlmg-media": "0.1.0", "hibari-tts": "0.2.1", "piper-tts": "1.8.0", "ffmpeg": "…", …},
       "stats": {"sentences": 40, "synthesized": 0, "cached": 40, …}
     }
 """

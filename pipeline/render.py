@@ -32,7 +32,8 @@ from pipeline.narration.mastered import mastered_narration, solution_from, tags_
 from pipeline.narration.podcasting import chapters_json, transcript_json
 from pipeline.narration.synthesis import speak
 from pipeline.narration.timeline import Pauses, Timeline, build_timeline, layout
-from pipeline.narration.tts import engine_identity, open_engine
+from pipeline.narration.tts import DEFAULT_ENGINE, engine_identity, open_engine
+from pipeline.narration.tts.hibari import pronunciation
 from pipeline.pictures.cover import CoverText, cached_cover
 from pipeline.progress import Progress, ProgressEvent, quiet
 from pipeline.record import RECORD_NAME, file_entry, read_record, write_record
@@ -46,7 +47,7 @@ LEXICON_NAME = "lexicon.toml"  # found beside the summary when no lexicon is nam
 
 @dataclass(frozen=True)
 class RenderSettings:
-    engine: str = "piper"
+    engine: str = DEFAULT_ENGINE
     voice: Path | None = None
     lexicon: Path | None = None  # None: LEXICON_NAME beside the summary, if there is one
     pauses: Pauses = Pauses()
@@ -107,15 +108,23 @@ def _stages(
     settings = job.settings
     clock = _Stopwatch()
     identity = engine_identity(settings.engine, settings.voice)
+    pronunciations = lexicon.pronunciations() if settings.engine == "hibari" else {}
 
     with clock("speech"):
         sentences = speak(
             document,
             lexicon,
             identity,
-            lambda: open_engine(settings.engine, voice=settings.voice, ffmpeg=ffmpeg, timeout=settings.gtts_timeout),
+            lambda: open_engine(
+                settings.engine,
+                voice=settings.voice,
+                ffmpeg=ffmpeg,
+                timeout=settings.gtts_timeout,
+                pronunciations=pronunciations,
+            ),
             cache,
             progress,
+            pronounce=(lambda token: pronunciation(token, pronunciations)) if pronunciations else None,
         )
     with clock("narration"):
         placed = layout(
@@ -282,11 +291,8 @@ def _record(
 ) -> dict[str, Any]:
     from importlib.metadata import version
 
-    voice_name = (
-        job.settings.voice.name.removesuffix(".onnx")
-        if job.settings.voice
-        else ("en_US-joe-medium" if job.settings.engine == "piper" else job.settings.engine)
-    )
+    default_voice = {"hibari": "heart", "piper": "en_US-joe-medium"}.get(job.settings.engine, job.settings.engine)
+    voice_name = job.settings.voice.name.removesuffix(".onnx") if job.settings.voice else default_voice
     return {
         "title": document.title,
         "author": document.author,
@@ -304,6 +310,7 @@ def _record(
         "rendered_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "versions": {
             "nlmg-media": __version__,
+            "hibari-tts": version("hibari-tts"),
             "piper-tts": version("piper-tts"),
             "gtts": version("gTTS"),
             "ffmpeg": ffmpeg.version(),

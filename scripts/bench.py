@@ -18,8 +18,9 @@ Each measurement is a function taking the ``Bench`` context and returning ``Row`
 one measurement compares against another (e.g. the naive baseline against the video stage).
 
 Stage runs happen in a fresh child process so the peak memory of one does not leak into another: peak = the
-child's own maximum RSS + the largest maximum RSS among its ffmpeg children (an upper bound of the true peak;
-``getrusage`` reports maxima, not their sum over time).
+largest sum of the child's resident memory and its ffmpeg children's, sampled together every 50 ms from /proc (and
+never less than the child's own maximum RSS). ``getrusage``'s children maximum is no use here: a child forked
+from a 300 MB Python reports 300 MB before it even runs ffmpeg.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -96,13 +98,49 @@ def measurement(name: str, *, optional: bool = False) -> Callable[[Measurement],
 # --- running a stage in a child process, measuring wall time and peak memory -------------------------------
 
 
+def _rss_mb(pid: int) -> float:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024 if "VmRSS:" in status else 0.0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _sample_memory(stop: threading.Event, peak: list[float]) -> None:
+    """The process's resident memory plus its children's (ffmpeg) at the same moment, every 50 ms."""
+    me = os.getpid()
+    while not stop.wait(0.05):
+        peak[0] = max(peak[0], _rss_mb(me) + sum(_rss_mb(child) for child in _children(me)))
+
+
 def _child(target: Callable[..., Any], args: tuple, queue: Any) -> None:
+    stop, sampled = threading.Event(), [0.0]
+    sampler = threading.Thread(target=_sample_memory, args=(stop, sampled), daemon=True)
+    if Path("/proc/self/status").is_file():
+        sampler.start()
     started = time.perf_counter()
     result = target(*args)
     seconds = time.perf_counter() - started
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    queue.put({"seconds": seconds, "peak_mb": (own + children) / 1024, "result": result})
+    stop.set()
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if sampler.is_alive() or sampled[0]:
+        sampler.join()
+        peak = max(own, sampled[0])
+    else:  # no /proc: an upper bound (a child's maxrss includes the parent's memory it was forked from)
+        peak = own + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    queue.put({"seconds": seconds, "peak_mb": peak, "result": result})
 
 
 def run_measured(target: Callable[..., Any], *args: Any) -> dict[str, Any]:
@@ -206,8 +244,12 @@ def narration(bench: Bench) -> list[Row]:
     text = bench.summary.read_text("utf-8")
     sentence = next(line for line in text.splitlines() if line and not line.startswith(("#", "*", "by ")))
     sentence = sentence.split(". ")[0]
-    edited = bench.work / "edited.md"
+    edited = bench.work / "edited" / "summary.md"
+    edited.parent.mkdir(exist_ok=True)
     edited.write_text(text.replace(sentence, sentence + " indeed", 1), "utf-8")
+    lexicon = bench.summary.with_name("lexicon.toml")  # the user edits in place: the lexicon stays beside it
+    if lexicon.is_file():
+        shutil.copyfile(lexicon, edited.with_name("lexicon.toml"))
     # The user's loop: edit the summary, render again into the same folder.
     edit = run_measured(_narration_stage, str(edited), str(bench.work / "narration-out"), str(cache))
     duration = cold["result"]["duration"]
@@ -221,8 +263,65 @@ def narration(bench: Bench) -> list[Row]:
             f"{warm['result']['synthesized']} sentences synthesised"),
         Row("narration, one sentence edited", edit["seconds"], "s",
             f"{edit['result']['synthesized']} sentence(s) synthesised"),
-        Row("narration, cold: peak memory", cold["peak_mb"], "MB", "python + largest ffmpeg child"),
+        Row("narration, cold: peak memory", cold["peak_mb"], "MB", "python + ffmpeg, sampled together"),
     ]  # fmt: skip
+
+
+def _engine_render(summary: str, out_dir: str, cache_dir: str, engine: str) -> dict[str, Any]:
+    """A cold narration with one engine (in the measured child process): stage seconds and audio length."""
+    from pipeline.ffmpeg import locate
+    from pipeline.render import RenderJob, RenderSettings, render
+
+    settings = RenderSettings(engine=engine, video=False)
+    result = render(RenderJob(Path(summary), Path(out_dir), Path(cache_dir), locate(None), settings))
+    return {"duration": result.duration, "seconds": result.seconds, "sentences": result.sentences}
+
+
+def _speech_seconds(render_dir: Path) -> float:
+    """Seconds of speech in a render (the timeline's sentences, without the pauses between them)."""
+    from pipeline.narration.timeline import Timeline
+
+    spans: dict[int, tuple[float, float]] = {}
+    for word in Timeline.load(render_dir / "timeline.json").words:
+        a, b = spans.get(word.sentence, (word.start, word.end))
+        spans[word.sentence] = (min(a, word.start), max(b, word.end))
+    return sum(b - a for a, b in spans.values())
+
+
+@measurement("engines")
+def engines(bench: Bench) -> list[Row]:
+    """Each offline engine on the same summary, side by side: word error rate of the mastered narration by an
+    independent recogniser (PocketSphinx, sentence by sentence at the timeline's times, against the spoken words),
+    cold synthesis speed, cold narration (synthesis + mastering) and peak memory."""
+    from pipeline.ffmpeg import locate
+    from pipeline.narration.intelligibility import Recogniser, narration_score
+
+    rows: list[Row] = []
+    recogniser = Recogniser()
+    for engine in ("hibari", "piper"):
+        out = bench.work / f"engine-{engine}"
+        run = run_measured(_engine_render, str(bench.summary), str(out), str(bench.work / f"engine-{engine}-cache"),
+                           engine)  # fmt: skip
+        result = run["result"]
+        score = narration_score(locate(None), out, bench.summary, recogniser)
+        bench.figures[f"{engine}_wer"] = score.wer
+        speech = _speech_seconds(out)
+        synthesis = result["seconds"]["speech"]
+        narration = synthesis + result["seconds"]["narration"]
+        rows += [
+            Row(f"{engine}: word error rate", score.wer, "",
+                f"PocketSphinx on the mastered MP3, {score.errors} errors in {score.words} words"),
+            Row(f"{engine}: cold synthesis speed", speech / synthesis, "× real time",
+                f"{speech:.1f} s of speech in {synthesis:.2f} s (voice loading included)"),
+            Row(f"{engine}: cold narration (synthesis + mastering)", result["duration"] / narration, "× real time",
+                f"{result['duration']:.1f} s of narration in {narration:.2f} s "
+                f"({run['seconds']:.2f} s for the whole render call)"),
+            Row(f"{engine}: cold render peak memory", run["peak_mb"], "MB", "python + ffmpeg, sampled together"),
+        ]  # fmt: skip
+    if bench.figures.get("piper_wer"):
+        ratio = bench.figures["hibari_wer"] / bench.figures["piper_wer"]
+        rows.append(Row("hibari WER / piper WER", ratio, "", "acceptance: hibari ≤ 0.10 and ≤ half of piper's"))
+    return rows
 
 
 def _naive_narration(summary: str, out_path: str) -> dict[str, Any]:
@@ -313,7 +412,7 @@ def video(bench: Bench) -> list[Row]:
             f"{duration:.1f} s of video in {cold['seconds']:.2f} s: word-highlight captions, cards, music bed "
             f"mixed and mastered; {drawn} pictures drawn ({cold['result']['looks']} distinct pictures on screen), "
             f"{cold['result']['cues']} cues"),
-        Row("video 1080p, cold: peak memory", cold["peak_mb"], "MB", "python + largest ffmpeg child"),
+        Row("video 1080p, cold: peak memory", cold["peak_mb"], "MB", "python + ffmpeg, sampled together"),
         Row("video re-render, nothing changed", warm["seconds"], "s", "cached encode copied"),
         Row("video re-render, one caption edited", edit["seconds"], "s",
             f"{edit['result']['pictures_drawn']} picture(s) redrawn, one encode"),

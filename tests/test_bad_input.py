@@ -150,7 +150,7 @@ def test_bad_project_config(untouched, tmp_path: Path, monkeypatch: pytest.Monke
         (["--engine", "espeak"], ("Invalid value for '--engine'",)),
         (["--format", "wide"], ("Invalid value for '--format'",)),
         (["--voice", "/nonexistent/voice.onnx"], ("voice", "/nonexistent/voice.onnx")),
-        (["--engine", "gtts", "--voice", "x.onnx"], ("--voice applies to the piper engine only",)),
+        (["--engine", "gtts", "--voice", "x.onnx"], ("--voice applies to the hibari and piper engines only",)),
         (["--lexicon", "/nonexistent/lexicon.toml"], ("lexicon not found",)),
         (["--speed", "2"], ("No such option: --speed",)),
     ],
@@ -164,22 +164,24 @@ def test_bad_options(untouched, args: list[str], fragments) -> None:
     [b"not a model", b"\x08\x07" + os.urandom(2000)],
     ids=["text", "random bytes"],
 )
-def test_a_file_that_is_not_a_voice(untouched, tmp_path: Path, content: bytes) -> None:
+@pytest.mark.parametrize(("engine", "kind"), [("hibari", "hibari"), ("piper", "Piper")])
+def test_a_file_that_is_not_a_voice(untouched, tmp_path: Path, content: bytes, engine: str, kind: str) -> None:
     voice = tmp_path / "voice.onnx"
     voice.write_bytes(content)
     (tmp_path / "voice.onnx.json").write_text(json.dumps({"audio": {"sample_rate": 22050}, "phoneme_id_map": {}}))
     # The voice is only opened when a sentence needs synthesis: edit the summary so one does.
     edited = tmp_path / "summary.md"
     edited.write_text(SHORT_SUMMARY.replace("She follows anyway.", "She follows at dawn."), "utf-8")
-    result = render_into(untouched, str(edited), "--voice", str(voice))
-    assert_one_line_error(result, f"{voice} is not a usable Piper voice")
+    result = render_into(untouched, str(edited), "--engine", engine, "--voice", str(voice))
+    assert_one_line_error(result, f"{voice} is not a usable {kind} voice")
 
 
 def test_a_voice_config_that_is_not_json(untouched, tmp_path: Path) -> None:
     voice = tmp_path / "voice.onnx"
     voice.write_bytes(b"x")
     (tmp_path / "voice.onnx.json").write_text("{not json", "utf-8")
-    assert_one_line_error(render_into(untouched, str(untouched["summary"]), "--voice", str(voice)), "voice")
+    result = render_into(untouched, str(untouched["summary"]), "--engine", "piper", "--voice", str(voice))
+    assert_one_line_error(result, "voice")
 
 
 def test_output_path_that_is_a_file(good, tmp_path: Path) -> None:

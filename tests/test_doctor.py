@@ -12,7 +12,7 @@ from pipeline.cli import main
 def test_doctor_passes_on_a_complete_install(tmp_path):
     result = CliRunner().invoke(main, ["doctor", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert [line.split()[0] for line in result.output.splitlines() if not line.startswith(" ")] == ["ok"] * 4
+    assert [line.split()[0] for line in result.output.splitlines() if not line.startswith(" ")] == ["ok"] * 5
 
 
 def test_doctor_json_reports_a_missing_ffmpeg_with_a_fix(tmp_path):
@@ -20,7 +20,7 @@ def test_doctor_json_reports_a_missing_ffmpeg_with_a_fix(tmp_path):
     assert result.exit_code == 1
     checks = {c["name"]: c for c in json.loads(result.output)}
     assert checks["ffmpeg"]["ok"] is False and "not found" in checks["ffmpeg"]["detail"] and checks["ffmpeg"]["fix"]
-    assert checks["default voice"]["ok"] and checks["fonts"]["ok"]
+    assert checks["hibari voice"]["ok"] and checks["piper voice"]["ok"] and checks["fonts"]["ok"]
 
 
 def test_doctor_network_check_is_a_warning_not_a_failure(tmp_path, monkeypatch):

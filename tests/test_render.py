@@ -121,7 +121,7 @@ def test_sidecars_and_render_record(short_render):
     for name in ("narration.mp3", "captions.srt", "captions.vtt", "chapters.json", "transcript.json", "render.json"):
         assert (out / name).stat().st_size > 0, name
     record = json.loads((out / "render.json").read_text())
-    assert record["engine"] == "piper" and record["voice"] == "en_US-joe-medium"
+    assert record["engine"] == "hibari" and record["voice"] == "heart"
     assert record["files"]["narration"]["bytes"] == (out / "narration.mp3").stat().st_size
     assert len(record["chapters"]) == 3
     assert record["versions"]["nlmg-media"]
@@ -224,11 +224,11 @@ def test_unknown_engine_is_one_line_error(short_summary, tmp_path):
     assert result.output.startswith("Error: Invalid value for '--engine'") and result.output.count("\n") == 1
 
 
-def test_a_file_that_is_not_a_voice(short_summary, tmp_path):
+def test_a_file_that_is_not_a_piper_voice(short_summary, tmp_path):
     fake = tmp_path / "voice.onnx"
     fake.write_bytes(b"not a model")
     (tmp_path / "voice.onnx.json").write_text(json.dumps({"audio": {"sample_rate": 22050}, "phoneme_id_map": {}}))
-    args = ["render", str(short_summary), "--voice", str(fake), "--out", str(tmp_path / "o"),
+    args = ["render", str(short_summary), "--engine", "piper", "--voice", str(fake), "--out", str(tmp_path / "o"),
             "--cache", str(tmp_path / "c"), "--no-video"]  # fmt: skip
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
@@ -246,7 +246,7 @@ def test_gtts_offline_fails_fast_with_a_hint(short_summary, tmp_path):
          "--cache", str(tmp_path / "c"), "--no-video"],
     )  # fmt: skip
     assert result.exit_code == 1
-    assert re.fullmatch(r"Error: gTTS needs internet access \(.+\); use --engine piper\n", result.output)
+    assert re.fullmatch(r"Error: gTTS needs internet access \(.+\); use --engine hibari\n", result.output)
 
 
 @pytest.fixture
@@ -320,7 +320,7 @@ def test_gtts_unreachable_server_fails_fast():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    with pytest.raises(EngineOfflineError, match=r"gTTS needs internet access .*; use --engine piper"):
+    with pytest.raises(EngineOfflineError, match=r"gTTS needs internet access .*; use --engine hibari"):
         GttsEngine(ffmpeg=locate(), endpoint=f"http://127.0.0.1:{port}/x", timeout=2).synthesize(["Hello."])
 
 

@@ -378,7 +378,12 @@ def test_the_shipped_lexicon() -> None:
         ("[words]\nIshiguro = \n", "malformed lexicon {path}: Invalid value (at line 2, column 12)"),
         ("[words]\nIshiguro = 3\n", "lexicon {path}: [words] 'Ishiguro' must be a string respelling, not int"),
         ('words = "x"\n', 'lexicon {path}: [words] must be a table of word = "respelling"'),
-        ('[word]\nIshiguro = "x"\n', "lexicon {path}: unknown key 'word' (the file holds one [words] table)"),
+        (
+            '[word]\nIshiguro = "x"\n',
+            "lexicon {path}: unknown key 'word' (the file holds a [words] and a [hibari] table)",
+        ),
+        ("[hibari]\nIshiguro = 3\n", "lexicon {path}: [hibari] 'Ishiguro' must be a string of phonemes, not int"),
+        ('[hibari]\nIshiguro = " "\n', "lexicon {path}: [hibari] 'Ishiguro' has no phonemes"),
         ('[words]\n"two words" = "x"\n', "lexicon {path}: [words] key 'two words' must be one word without spaces"),
         (b"[words]\nx = '\xff'\n", "lexicon {path} is not UTF-8 (invalid byte at offset 13)"),
     ],
@@ -459,7 +464,8 @@ def test_pathological_words_take_linear_time(word: str) -> None:
 
 
 def test_long_sentences_are_said_in_parts_at_clause_breaks_or_evenly():
-    from pipeline.narration.tts.piper import MAX_PART_TOKENS, _parts
+    from pipeline.narration.tts.engine import MAX_PART_TOKENS
+    from pipeline.narration.tts.engine import sentence_parts as _parts
 
     run_on = [f"w{i}" for i in range(400)]
     sizes = [len(p) for p in _parts(run_on)]

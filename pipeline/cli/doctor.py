@@ -19,8 +19,8 @@ from pipeline.doctor import run_checks
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 @click.pass_context
 def doctor(ctx: click.Context, output_dir: Path, network: bool, as_json: bool) -> None:
-    """Check ffmpeg (and its encoders/filters), the default voice, fonts, the output folder and, with --network,
-    internet access for gTTS and yt-dlp. Exits 1 when a required check fails."""
+    """Check ffmpeg (and its encoders/filters), the offline engines' voices (hibari, piper), fonts, the output
+    folder and, with --network, internet access for gTTS and yt-dlp. Exits 1 when a required check fails."""
     checks = run_checks(ctx.obj["ffmpeg"], output_dir, network=network)
     if as_json:
         click.echo(json.dumps([asdict(c) for c in checks], indent=2))

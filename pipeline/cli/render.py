@@ -16,7 +16,7 @@ from pipeline.cli.progress import TerminalProgress
 from pipeline.cli.settings import layered
 from pipeline.errors import ConfigError, InputError
 from pipeline.ffmpeg import locate
-from pipeline.narration.tts import ENGINES
+from pipeline.narration.tts import DEFAULT_ENGINE, ENGINES
 from pipeline.pictures.slides import CAPTION_STYLES
 from pipeline.render import DEFAULT_CACHE, DEFAULT_OUT_ROOT, DEFAULT_SUMMARY, RenderJob, RenderSettings
 from pipeline.render import render as run_render
@@ -63,15 +63,17 @@ _OPTION_OF = {"out": "out_dir", "cache": "cache_dir"}  # others: the same name (
 @click.option(
     "--engine",
     type=click.Choice(ENGINES),
-    default="piper",
+    default=DEFAULT_ENGINE,
     show_default=True,
-    help="piper: offline neural voice (default). gtts: Google's online voice (needs internet).",
+    help="hibari: offline Kokoro-class voice (default). piper: offline neural voice. gtts: Google's online voice "
+    "(needs internet).",
 )
 @click.option(
     "--voice",
     type=click.Path(path_type=Path),
     metavar="PATH",
-    help="A Piper .onnx voice (with its .onnx.json beside it). Default: the bundled en_US-joe-medium.",
+    help="hibari: a voice name (heart, bundled and default; emma, fenrir, fable, kore once downloaded by hand) or "
+    "a hibari .onnx file. piper: a Piper .onnx voice (with its .onnx.json beside it); default en_US-joe-medium.",
 )
 @click.option(
     "--lexicon",
@@ -196,7 +198,7 @@ def render(
         raise ConfigError(f"project config [render] captions must be one of {', '.join(CAPTION_STYLES)}")
     no_video = no_video or not values.get("video", True)
     if engine == "gtts" and voice is not None:
-        raise InputError("--voice applies to the piper engine only")
+        raise InputError("--voice applies to the hibari and piper engines only")
     settings = RenderSettings(
         engine=engine,
         voice=voice,

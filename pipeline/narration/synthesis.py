@@ -51,8 +51,11 @@ def speak(
     open_engine: Callable[[], Engine],
     cache: Cache,
     progress: Progress = quiet,
+    pronounce: Callable[[str], str | None] | None = None,
 ) -> list[SpokenSentence]:
-    """Every sentence of ``document`` spoken, from the cache where possible."""
+    """Every sentence of ``document`` spoken, from the cache where possible. ``pronounce`` gives the phonemes the
+    lexicon fixes for a token (its ``[hibari]`` table); a sentence's key covers the ones it uses, so changing an
+    entry says again only the sentences with that word."""
     engine: Engine | None = None
     result: list[SpokenSentence] = []
     sentences = document.sentences
@@ -60,6 +63,8 @@ def speak(
         progress(ProgressEvent(LABEL, done, len(sentences)))
         tokens, word_tokens = sentence_tokens(sentence.words, lexicon)
         key = content_key(STAGE, identity, tokens)
+        if pronounce is not None and (fixed := [(t, p) for t in tokens if (p := pronounce(t)) is not None]):
+            key = content_key(STAGE, identity, tokens, fixed)
         synthesis = _load(cache, key)
         fresh = synthesis is None
         if synthesis is None:

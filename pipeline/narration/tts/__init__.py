@@ -7,19 +7,25 @@ and returns mono 16-bit samples and one ``(start, end)`` in seconds per token.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import InputError
 from pipeline.narration.tts.engine import Engine, Synthesis
 
-ENGINES = ("piper", "gtts")
+ENGINES = ("hibari", "piper", "gtts")
+DEFAULT_ENGINE = "hibari"
 
-__all__ = ["ENGINES", "Engine", "Synthesis", "engine_identity", "open_engine"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "Synthesis", "engine_identity", "open_engine"]
 
 
 def engine_identity(name: str, voice: Path | None = None) -> dict[str, Any]:
     """The cache identity of an engine without loading it (a warm render never loads a voice model)."""
+    if name == "hibari":
+        from pipeline.narration.tts.hibari import identity as hibari_identity
+
+        return hibari_identity(voice)
     if name == "piper":
         from pipeline.narration.tts.piper import identity
 
@@ -31,15 +37,27 @@ def engine_identity(name: str, voice: Path | None = None) -> dict[str, Any]:
     raise InputError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}")
 
 
-def open_engine(name: str, *, voice: Path | None = None, ffmpeg: Any = None, timeout: float = 10.0) -> Engine:
-    """Build the named engine. ``voice`` is a Piper ``.onnx`` path (piper only)."""
+def open_engine(
+    name: str,
+    *,
+    voice: Path | None = None,
+    ffmpeg: Any = None,
+    timeout: float = 10.0,
+    pronunciations: Mapping[str, str] | None = None,
+) -> Engine:
+    """Build the named engine. ``voice``: a hibari voice name or ``.onnx`` path, or a Piper ``.onnx`` path;
+    ``pronunciations``: phonemes by speech token from the lexicon's ``[hibari]`` table (hibari only)."""
+    if name == "hibari":
+        from pipeline.narration.tts.hibari import HibariEngine
+
+        return HibariEngine.open(voice, pronunciations)
     if name == "piper":
         from pipeline.narration.tts.piper import PiperEngine
 
         return PiperEngine.open(voice)
     if name == "gtts":
         if voice is not None:
-            raise InputError("--voice applies to the piper engine only (gTTS has no voice files)")
+            raise InputError("--voice applies to the hibari and piper engines only (gTTS has no voice files)")
         from pipeline.narration.tts.gtts import GttsEngine
 
         return GttsEngine(ffmpeg=ffmpeg, timeout=timeout)

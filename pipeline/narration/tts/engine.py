@@ -1,4 +1,5 @@
-"""The engine interface: what every text-to-speech engine takes (speech tokens) and gives (a ``Synthesis``)."""
+"""The engine interface: what every text-to-speech engine takes (speech tokens) and gives (a ``Synthesis``), and how
+an engine cuts a long sentence into parts it can say with bounded memory."""
 
 from __future__ import annotations
 
@@ -28,3 +29,31 @@ class Engine(Protocol):
         ...
 
     def synthesize(self, tokens: Sequence[str]) -> Synthesis: ...
+
+
+# A voice's memory grows with what it says at once (Piper: about 10-20 MB per second of speech, in its decoder), so
+# a sentence longer than this many tokens is said in parts: ~100 MB more at most, where a 400-word run-on took 3 GB.
+MAX_PART_TOKENS = 32
+_CLAUSE_END = (",", ";", ":", "—", "–", ")")
+
+
+def sentence_parts(tokens: Sequence[str], limit: int = MAX_PART_TOKENS) -> list[Sequence[str]]:
+    """Cut a long sentence's tokens into parts of at most ``limit``: after the last clause punctuation in the
+    second half of the window that leaves a real part behind (where a reader would breathe), else into equal
+    lengths."""
+    parts: list[Sequence[str]] = []
+    start = 0
+    while len(tokens) - start > limit:
+        window = range(start + limit - 1, start + limit // 2 - 1, -1)
+        cut = next(
+            (i + 1 for i in window if tokens[i].rstrip().endswith(_CLAUSE_END) and len(tokens) - i > limit // 4),
+            None,
+        )
+        if cut is None:
+            remaining = len(tokens) - start
+            count = -(-remaining // limit)
+            cut = start + -(-remaining // count)
+        parts.append(tokens[start:cut])
+        start = cut
+    parts.append(tokens[start:])
+    return parts

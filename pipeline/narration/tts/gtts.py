@@ -76,11 +76,11 @@ class GttsEngine:
             mp3 = b"".join(tts.stream())
         except gTTSError as exc:
             reason = str(exc).split(". Probable cause")[0]
-            raise EngineOfflineError(f"gTTS needs internet access ({reason}); use --engine piper") from exc
+            raise EngineOfflineError(f"gTTS needs internet access ({reason}); use --engine hibari") from exc
         except Exception as exc:  # requests' own errors can escape gTTS's wrapping (e.g. bad chunked data)
-            raise EngineOfflineError(f"gTTS needs internet access ({type(exc).__name__}); use --engine piper") from exc
+            raise EngineOfflineError(f"gTTS needs internet access ({type(exc).__name__}); use --engine hibari") from exc
         if not mp3:
-            raise EngineOfflineError("gTTS needs internet access (empty answer from the service); use --engine piper")
+            raise EngineOfflineError("gTTS needs internet access (empty answer from the service); use --engine hibari")
         pcm = self.ffmpeg.pipe(
             ["-f", "mp3", "-i", "pipe:0", "-f", "s16le", "-ac", "1", "-ar", str(SAMPLE_RATE), "pipe:1"],
             mp3,

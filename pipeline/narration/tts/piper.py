@@ -21,7 +21,7 @@ import numpy as np
 
 from pipeline.cache import sha256_file
 from pipeline.errors import VoiceError
-from pipeline.narration.tts.engine import Synthesis
+from pipeline.narration.tts.engine import Synthesis, sentence_parts
 
 DEFAULT_VOICE_NAME = "en_US-joe-medium"
 # Symbols that carry no duration of their own in a word: stress and length marks.
@@ -53,12 +53,12 @@ class PiperEngine:
         return identity(self.voice_path)
 
     def synthesize(self, tokens: Sequence[str]) -> Synthesis:
-        """Say one sentence; long ones in parts (see ``_parts``), joined so the token times stay continuous."""
+        """Say one sentence; long ones in parts (``sentence_parts``), joined so the token times stay continuous."""
         rate = self.voice.config.sample_rate
         audio_parts: list[np.ndarray] = []
         times: list[tuple[int, int]] = []
         offset = 0
-        for part in _parts(tokens):
+        for part in sentence_parts(tokens):
             audio, spans = self._say(part)
             times.extend((offset + start, offset + end) for start, end in spans)
             audio_parts.append(audio)
@@ -134,34 +134,6 @@ def _phonemic_words(phonemes: list[tuple[str, int]]) -> list[_Span]:
         current.starts.append(start)
         current.end = end
     return spans
-
-
-# The voice's memory grows with what it says at once (about 10-20 MB per second of speech, in its decoder), so a
-# sentence longer than this many tokens is said in parts: ~100 MB more at most, where a 400-word run-on took 3 GB.
-MAX_PART_TOKENS = 32
-_CLAUSE_END = (",", ";", ":", "—", "–", ")")
-
-
-def _parts(tokens: Sequence[str], limit: int = MAX_PART_TOKENS) -> list[Sequence[str]]:
-    """Cut a long sentence's tokens into parts of at most ``limit``: after the last clause punctuation in the
-    second half of the window that leaves a real part behind (where a reader would breathe), else into equal
-    lengths."""
-    parts: list[Sequence[str]] = []
-    start = 0
-    while len(tokens) - start > limit:
-        window = range(start + limit - 1, start + limit // 2 - 1, -1)
-        cut = next(
-            (i + 1 for i in window if tokens[i].rstrip().endswith(_CLAUSE_END) and len(tokens) - i > limit // 4),
-            None,
-        )
-        if cut is None:
-            remaining = len(tokens) - start
-            count = -(-remaining // limit)
-            cut = start + -(-remaining // count)
-        parts.append(tokens[start:cut])
-        start = cut
-    parts.append(tokens[start:])
-    return parts
 
 
 # Group shapes the alignment may use: (tokens, phonemic words).
