@@ -107,14 +107,17 @@ def _rss_mb(pid: int) -> float:
 
 
 def _children(pid: int) -> list[int]:
+    """Child processes that are running another program (between fork and exec a child is a copy of this Python
+    whose shared pages would be counted twice)."""
     found = []
+    own = Path(f"/proc/{pid}/comm").read_text()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            if int(fields[1]) == pid and (stat.parent / "comm").read_text() != own:
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
             continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
     return found
 
 
@@ -140,7 +143,11 @@ def _child(target: Callable[..., Any], args: tuple, queue: Any) -> None:
         peak = max(own, sampled[0])
     else:  # no /proc: an upper bound (a child's maxrss includes the parent's memory it was forked from)
         peak = own + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    queue.put({"seconds": seconds, "peak_mb": peak, "result": result})
+    cpu = sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
+    queue.put({"seconds": seconds, "cpu_seconds": cpu, "peak_mb": peak, "result": result})
 
 
 def run_measured(target: Callable[..., Any], *args: Any) -> dict[str, Any]:
@@ -231,7 +238,8 @@ def _narration_stage(summary: str, out_dir: str, cache_dir: str) -> dict[str, An
 
     job = RenderJob(Path(summary), Path(out_dir), Path(cache_dir), locate(None), RenderSettings(video=False))
     result = render(job)
-    return {"duration": result.duration, "synthesized": result.synthesized, "sentences": result.sentences}
+    return {"duration": result.duration, "synthesized": result.synthesized, "sentences": result.sentences,
+            "stages": result.seconds}  # fmt: skip
 
 
 @measurement("narration")
@@ -258,11 +266,12 @@ def narration(bench: Bench) -> list[Row]:
     return [
         Row("narration, cold render", cold["seconds"], "s",
             f"{duration:.1f} s of audio, {cold['result']['synthesized']} sentences synthesised, "
-            f"{duration / cold['seconds']:.1f}× real time"),
+            f"{duration / cold['seconds']:.1f}× real time; {cold['cpu_seconds']:.1f} s of CPU"),
         Row("narration, warm render (nothing changed)", warm["seconds"], "s",
             f"{warm['result']['synthesized']} sentences synthesised"),
         Row("narration, one sentence edited", edit["seconds"], "s",
-            f"{edit['result']['synthesized']} sentence(s) synthesised"),
+            f"{edit['result']['synthesized']} sentence(s) synthesised; {edit['cpu_seconds']:.1f} s of CPU; stages "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in edit["result"]["stages"].items())),
         Row("narration, cold: peak memory", cold["peak_mb"], "MB", "python + ffmpeg, sampled together"),
     ]  # fmt: skip
 
@@ -310,12 +319,13 @@ def engines(bench: Bench) -> list[Row]:
         narration = synthesis + result["seconds"]["narration"]
         rows += [
             Row(f"{engine}: word error rate", score.wer, "",
-                f"PocketSphinx on the mastered MP3, {score.errors} errors in {score.words} words"),
+                f"PocketSphinx on the mastered MP3, {score.errors} errors in {score.words} words; "
+                f"{score.wer_known:.3f} when the {score.unknown} words it has no entry for may be heard as any word"),
             Row(f"{engine}: cold synthesis speed", speech / synthesis, "× real time",
                 f"{speech:.1f} s of speech in {synthesis:.2f} s (voice loading included)"),
             Row(f"{engine}: cold narration (synthesis + mastering)", result["duration"] / narration, "× real time",
                 f"{result['duration']:.1f} s of narration in {narration:.2f} s "
-                f"({run['seconds']:.2f} s for the whole render call)"),
+                f"({run['seconds']:.2f} s for the whole render call, {run['cpu_seconds']:.1f} s of CPU)"),
             Row(f"{engine}: cold render peak memory", run["peak_mb"], "MB", "python + ffmpeg, sampled together"),
         ]  # fmt: skip
     if bench.figures.get("piper_wer"):
@@ -622,6 +632,8 @@ def print_table(bench: Bench, rows: list[Row]) -> None:
     width = max(len(r.measurement) for r in rows)
     for row in rows:
         value = f"{row.value:,.2f}" if abs(row.value) < 1000 else f"{row.value:,.0f}"
+        if abs(row.value) < 1 and not row.unit:  # ratios such as word error rates: one more digit
+            value = f"{row.value:.3f}"
         print(f"  {row.measurement:<{width}}  {value:>10} {row.unit:<12} {row.note}")
 
 

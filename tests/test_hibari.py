@@ -241,3 +241,30 @@ def test_speech_words_are_what_the_timeline_counts(short_render, short_summary):
         if spoken.get(word["text"]):
             assert word["end"] > word["start"], word
     assert timeline["words"][-1]["end"] <= timeline["duration"]
+
+
+@pytest.mark.media
+def test_the_24khz_voice_is_resampled_without_images(tmp_path, ffmpeg_exe):
+    """A 9 kHz tone at the voice's 24 kHz, mastered to 44.1 kHz: no image at 24 - 9 = 15 kHz, no alias anywhere."""
+    import wave
+
+    from test_render import decode_pcm
+
+    from pipeline.ffmpeg import locate
+    from pipeline.narration.audio import master
+
+    t = np.arange(SAMPLE_RATE * 4) / SAMPLE_RATE
+    tone = 0.3 * np.sin(2 * np.pi * 9000 * t) * np.minimum(1, np.minimum(t, t[-1] - t) * 20)
+    wav = tmp_path / "tone.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes((tone * 32767).astype("<i2").tobytes())
+    master(locate(ffmpeg_exe), wav, tmp_path / "tone.mp3")
+    pcm = decode_pcm(ffmpeg_exe, tmp_path / "tone.mp3", 44_100)[44_100 : 3 * 44_100]
+    spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm))))
+    freqs = np.fft.rfftfreq(len(pcm), 1 / 44_100)
+    tone_level = spectrum[np.abs(freqs - 9000) < 50].max()
+    elsewhere = spectrum[(np.abs(freqs - 9000) > 500) & (freqs > 100)].max()
+    assert 20 * np.log10(elsewhere / tone_level) < -50
