@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.cli import main
 from pipeline.narration.lexicon import Lexicon
@@ -268,3 +270,17 @@ def test_the_24khz_voice_is_resampled_without_images(tmp_path, ffmpeg_exe):
     tone_level = spectrum[np.abs(freqs - 9000) < 50].max()
     elsewhere = spectrum[(np.abs(freqs - 9000) > 500) & (freqs > 100)].max()
     assert 20 * np.log10(elsewhere / tone_level) < -50
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.from_regex(r"[A-Za-zÀ-ÿ]{1,8}(['’-][A-Za-z]{1,6})?[,.;:!?]?", fullmatch=True), min_size=1, max_size=12)
+)
+def test_any_speech_tokens_get_one_phoneme_group_each(tokens: list[str]) -> None:
+    engine = HibariEngine.open()  # cached: the voice and the front end load once per process
+    phonemes = engine.phonemes(tokens)
+    assert len(phonemes) == len(tokens)
+    ids, owner = engine._ids(tokens)
+    assert len(ids) == len(owner) and set(owner) <= {-1, *range(len(tokens))}
+    spoken = [o for o in owner if o >= 0]
+    assert spoken == sorted(spoken)  # each token's phonemes in order, never interleaved

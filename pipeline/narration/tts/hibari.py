@@ -171,6 +171,8 @@ class HibariEngine:
             result[index] = (word, marks)
             if tok.whitespace:
                 index += 1
+        if index != len(tokens) - 1 and len(tokens) > 1:  # not one group per token: say each on its own
+            return [self._token_phonemes([token])[0] for token in tokens]
         return result
 
     def _pronunciation(self, token: str) -> str | None:
