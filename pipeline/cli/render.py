@@ -71,7 +71,7 @@ _OPTION_OF = {"out": "out_dir", "cache": "cache_dir"}  # others: the same name (
 @click.option(
     "--voice",
     type=click.Path(path_type=Path),
-    metavar="PATH",
+    metavar="NAME|PATH",
     help="hibari: a voice name (heart, bundled and default; emma, fenrir, fable, kore once downloaded by hand) or "
     "a hibari .onnx file. piper: a Piper .onnx voice (with its .onnx.json beside it); default en_US-joe-medium.",
 )
