@@ -1,5 +1,30 @@
-"""``python -m pipeline`` runs the ``nlmg-media`` command (handy where the console script is not on PATH)."""
+"""``python -m pipeline`` runs the ``nlmg-media`` command (handy where the console script is not on PATH).
 
-from pipeline.cli import main
+``run`` is also the console script's entry point. Loading the command line (Click, NumPy, …) is most of start-up,
+and a ``KeyboardInterrupt`` raised in the middle of an import can land in a callback that Python ignores (the run
+then carries on) or end in a traceback. So during the imports Ctrl-C is only noted, and acted on as soon as they
+are done: the same one line and exit status 130 as at any later moment.
+"""
 
-main()
+import signal
+import sys
+
+
+def run() -> None:
+    noted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: noted.append(number))
+    try:
+        from pipeline.cli import main
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    try:
+        if noted:
+            raise KeyboardInterrupt
+        main()
+    except KeyboardInterrupt:
+        sys.stderr.write(("\n" if sys.stderr.isatty() else "") + "Interrupted.\n")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

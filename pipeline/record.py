@@ -25,6 +25,7 @@ Schema (version 1)::
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from pipeline.errors import InputError
 from pipeline.media_types import mime
 
 RECORD_NAME = "render.json"
+RENDER_LOCK = ".nlmg-render.lock"  # a render holds it exclusively, publish shared (see ``atomic.folder_lock``)
 SCHEMA = 1
 
 
@@ -57,8 +59,27 @@ class RenderRecord:
     data: dict[str, Any]
 
     def file(self, role: str) -> Path | None:
-        entry = self.data.get("files", {}).get(role)
-        return self.folder / entry["path"] if entry else None
+        """The file recorded for ``role``; ``InputError`` unless it is a regular file of the render folder itself
+        (a ``render.json`` naming ``/etc/passwd``, ``../x`` or a link out of the folder would publish it)."""
+        files = self.data.get("files")
+        entry = files.get(role) if isinstance(files, dict) else None
+        if not entry:
+            return None
+        name = entry.get("path") if isinstance(entry, dict) else None
+        where = self.folder / RECORD_NAME
+        if not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in "/\\\x00"):
+            raise InputError(f"{where}: {role} names {name!r}, which is not a file of the render folder")
+        path = self.folder / name
+        folder = os.path.realpath(self.folder)
+        if os.path.dirname(os.path.realpath(path)) != folder:
+            raise InputError(f"{where}: {role} names {name!r}, which is not a file of the render folder (a link)")
+        return path
+
+    def sha256(self, role: str) -> str | None:
+        """The SHA-256 ``render.json`` recorded for ``role``'s file, if it recorded one."""
+        entry = (self.data.get("files") or {}).get(role)
+        value = entry.get("sha256") if isinstance(entry, dict) else None
+        return value if isinstance(value, str) else None
 
 
 def read_record(folder: Path) -> RenderRecord:

@@ -4,14 +4,22 @@ This module is the list of stages; each stage lives in its domain package. Incre
 sentence's synthesis is cached by (engine identity, speech tokens, stage version); the mastered narration by the
 keys of all its sentences plus pauses, mastering and tags; pictures and encodes by what they show. An unchanged
 summary performs no synthesis and no encode.
+
+The output folder is always one consistent set: every file of a render (MP3, captions, chapters, transcript,
+timeline, cover, videos and, last, ``render.json``) is staged in full and put in place together
+(``atomic.FileSet``), files of the previous set the new one does not make are removed with it, and readers
+(``publish``) hold the folder's lock shared while the render holds it exclusively. A folder holds one book: a
+different book's render is refused there unless forced, and the default folder of a book whose slug another
+book already uses is ``<slug>-<hash of the book>``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
+import json
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import __version__, atomic
-from pipeline.cache import DEFAULT_LIMIT_MB, Cache, sha256_file
-from pipeline.errors import NlmgError, OutputError
+from pipeline.cache import DEFAULT_LIMIT_MB, Cache
+from pipeline.errors import InputError, NlmgError, OutputError
 from pipeline.ffmpeg import FFmpeg, locate
 from pipeline.narration.audio import Loudness, MasteringTarget, Solution
 from pipeline.narration.captions import Cue, build_cues, to_srt, to_vtt
-from pipeline.narration.document import Document, load_summary
+from pipeline.narration.document import Document, book_identity, load_summary, slug_problem
 from pipeline.narration.lexicon import Lexicon
 from pipeline.narration.mastered import mastered_narration, solution_from, tags_for
 from pipeline.narration.podcasting import chapters_json, transcript_json
@@ -36,7 +44,7 @@ from pipeline.narration.tts import DEFAULT_ENGINE, engine_identity, open_engine
 from pipeline.narration.tts.hibari import pronunciation
 from pipeline.pictures.cover import CoverText, cached_cover
 from pipeline.progress import Progress, ProgressEvent, quiet
-from pipeline.record import RECORD_NAME, file_entry, read_record, write_record
+from pipeline.record import RECORD_NAME, RENDER_LOCK, file_entry, read_record, write_record
 from pipeline.video.music import Soundtrack, make_bed, mix, podcast_mix, write_stems
 
 DEFAULT_SUMMARY = Path("assets/summary.md")
@@ -70,6 +78,8 @@ class RenderJob:
     ffmpeg: FFmpeg | None = None  # None: the bundled ffmpeg
     settings: RenderSettings = RenderSettings()
     cache_limit_mb: int | None = DEFAULT_LIMIT_MB  # least recently used entries go beyond this (None: never)
+    slug: str | None = None  # None: the slug of the title (the folder's name when out_dir is the default one)
+    force: bool = False  # replace another book's render in out_dir
 
 
 @dataclass
@@ -91,18 +101,58 @@ def render(job: RenderJob, progress: Progress = quiet, on_wait: Callable[[Path],
     ``on_wait`` is called with the output folder when another render holds it (this one then waits its turn).
     """
     document = load_summary(job.summary)
+    if job.slug is not None and (problem := slug_problem(job.slug)):
+        raise InputError(f"--slug {job.slug!r} {problem}")
     lexicon = _lexicon(job)
     ffmpeg = job.ffmpeg or locate()
-    out_dir = _prepare_output(job.out_dir or DEFAULT_OUT_ROOT / document.slug)
+    slug = job.slug or document.slug
+    if job.out_dir is None:
+        out_dir = default_out_dir(document, slug)
+        slug = out_dir.name
+    else:
+        out_dir = job.out_dir
+    out_dir = _prepare_output(out_dir)
     cache = Cache(job.cache_dir.resolve(), job.cache_limit_mb)  # absolute: ffmpeg lists made elsewhere name it
     waiting = functools.partial(on_wait, out_dir) if on_wait else None
-    with atomic.folder_lock(out_dir, ".nlmg-render.lock", on_wait=waiting), cache.in_use():
+    with atomic.folder_lock(out_dir, RENDER_LOCK, on_wait=waiting), cache.in_use():
+        atomic.finish_commit(out_dir)  # a render killed while putting its files in place: complete it first
         atomic.remove_stale_temps(out_dir)
-        return _stages(job, document, lexicon, ffmpeg, out_dir, cache, progress)
+        _check_same_book(out_dir, document, job.force)
+        return _stages(job, document, slug, lexicon, ffmpeg, out_dir, cache, progress)
+
+
+def default_out_dir(document: Document, slug: str, root: Path = DEFAULT_OUT_ROOT) -> Path:
+    """``root/<slug>/``, unless another book's render is there: then ``root/<slug>-<hash of the book>/``."""
+    folder = root / slug
+    held = _book_in(folder)
+    if held is None or held == document.book:
+        return folder
+    return root / f"{slug}-{hashlib.sha256(document.book.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+
+
+def _book_in(folder: Path) -> str | None:
+    """The book whose render ``folder`` holds, if it holds a readable one."""
+    try:
+        data = read_record(folder).data
+    except NlmgError:
+        return None
+    return book_identity(str(data.get("title") or ""), data.get("author"))
+
+
+def _check_same_book(out_dir: Path, document: Document, force: bool) -> None:
+    held = _book_in(out_dir)
+    if held is None or held == document.book or force:
+        return
+    data = read_record(out_dir).data
+    by = f" by {data['author']}" if data.get("author") else ""
+    raise OutputError(
+        f"{out_dir} holds the render of another book, {data.get('title')!r}{by}: render {document.title!r} into "
+        "its own folder (--out DIR or --slug NAME), or replace that render with --force"
+    )
 
 
 def _stages(
-    job: RenderJob, document: Document, lexicon: Lexicon, ffmpeg: FFmpeg, out_dir: Path, cache: Cache,
+    job: RenderJob, document: Document, slug: str, lexicon: Lexicon, ffmpeg: FFmpeg, out_dir: Path, cache: Cache,
     progress: Progress,
 ) -> RenderResult:  # fmt: skip
     settings = job.settings
@@ -148,11 +198,6 @@ def _stages(
             bed = make_bed(settings.music, timeline, cache, ffmpeg)
             soundtrack = mix(ffmpeg, narration.mp3, bed, cache, settings.mastering)
             progress(ProgressEvent("Music bed", 1, 1))
-    videos: dict[str, Path] = {}
-    if settings.video:  # encoded into the cache first, so the out folder is only updated at the very end
-        with clock("video"):
-            sound = soundtrack.mix if soundtrack is not None else narration.mp3
-            videos = _video(job, ffmpeg, cache, sound, out_dir, timeline, cues, progress)
     podcast, loudness = narration.mp3, narration.loudness
     if soundtrack is not None and settings.podcast_music:
         with clock("podcast music"):
@@ -161,17 +206,26 @@ def _stages(
             )
     if soundtrack is not None and settings.stems is not None:
         write_stems(ffmpeg, narration.mp3, soundtrack, settings.stems)
-    files = _write_sidecars(out_dir, podcast, cover, timeline, cues)
-    files.update(videos)
     synthesized = sum(1 for s in sentences if s.synthesized)
-    data = _record(job, ffmpeg, document, identity, timeline, loudness, out_dir, files, len(sentences),
-                   synthesized)  # fmt: skip
-    if soundtrack is not None:
-        data["music"] = "auto" if settings.music == "auto" else Path(str(settings.music)).name
-        data["music_under_narration"] = settings.podcast_music
-    if narration.solution is not None:
-        data["mastering"] = {"chain": narration.solution.chain, "gain_db": round(narration.solution.gain_db, 3)}
-    write_record(out_dir, data)
+    # The new set is staged in full (videos are encoded into the cache and copied in), then put in place at once,
+    # render.json with it; the previous set's files the new one does not make (an old video) go with it.
+    with atomic.file_set(out_dir, remove=_previous_files(out_dir)) as staged:
+        videos: dict[str, Path] = {}
+        if settings.video:
+            with clock("video"):
+                sound = soundtrack.mix if soundtrack is not None else narration.mp3
+                videos = _video(job, ffmpeg, cache, sound, staged.staging, timeline, cues, progress)
+        files = _write_sidecars(staged, podcast, cover, timeline, cues)
+        files.update(videos)
+        data = _record(job, ffmpeg, document, slug, identity, timeline, loudness, staged.staging, files,
+                       len(sentences), synthesized)  # fmt: skip
+        if soundtrack is not None:
+            data["music"] = "auto" if settings.music == "auto" else Path(str(settings.music)).name
+            data["music_under_narration"] = settings.podcast_music
+        if narration.solution is not None:
+            data["mastering"] = {"chain": narration.solution.chain, "gain_db": round(narration.solution.gain_db, 3)}
+        write_record(staged.staging, data)
+    files = {role: out_dir / path.name for role, path in files.items()}
     files["render"] = out_dir / RECORD_NAME
     return RenderResult(
         out_dir=out_dir,
@@ -204,48 +258,33 @@ def _previous_solution(out_dir: Path) -> Solution | None:
 # --- outputs ------------------------------------------------------------------------------------------------
 
 
+def _previous_files(out_dir: Path) -> list[str]:
+    """The files the render now in ``out_dir`` made (its ``render.json`` and what it lists)."""
+    try:
+        listed = read_record(out_dir).data.get("files") or {}
+    except NlmgError:
+        return []
+    entries = listed.values() if isinstance(listed, dict) else []
+    names = [entry.get("path") for entry in entries if isinstance(entry, dict)]
+    return [RECORD_NAME, *(n for n in names if isinstance(n, str) and n == Path(n).name)]
+
+
 def _write_sidecars(
-    out_dir: Path, narration: Path, cover: bytes, timeline: Timeline, cues: list[Cue]
+    staged: atomic.FileSet, narration: Path, cover: bytes, timeline: Timeline, cues: list[Cue]
 ) -> dict[str, Path]:
-    files = {
-        "narration": out_dir / "narration.mp3",
-        "captions_srt": out_dir / "captions.srt",
-        "captions_vtt": out_dir / "captions.vtt",
-        "chapters": out_dir / "chapters.json",
-        "transcript": out_dir / "transcript.json",
-        "timeline": out_dir / "timeline.json",
-        "cover": out_dir / "cover.jpg",
+    return {
+        "narration": staged.copy("narration.mp3", narration),
+        "captions_srt": staged.write_bytes("captions.srt", to_srt(cues).encode("utf-8")),
+        "captions_vtt": staged.write_bytes("captions.vtt", to_vtt(cues).encode("utf-8")),
+        "chapters": staged.write_bytes("chapters.json", _json_bytes(chapters_json(timeline))),
+        "transcript": staged.write_bytes("transcript.json", _json_bytes(transcript_json(cues, timeline))),
+        "timeline": staged.write_bytes("timeline.json", _json_bytes(timeline.to_dict())),
+        "cover": staged.write_bytes("cover.jpg", cover),
     }
-    _copy_if_changed(narration, files["narration"])
-    _write_if_changed(files["cover"], cover)
-    _write_if_changed(files["captions_srt"], to_srt(cues).encode("utf-8"))
-    _write_if_changed(files["captions_vtt"], to_vtt(cues).encode("utf-8"))
-    _write_if_changed(files["chapters"], _json_bytes(chapters_json(timeline)))
-    _write_if_changed(files["transcript"], _json_bytes(transcript_json(cues, timeline)))
-    _write_if_changed(files["timeline"], _json_bytes(timeline.to_dict()))
-    return files
 
 
 def _json_bytes(value: Any) -> bytes:
-    import json
-
     return (json.dumps(value, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _write_if_changed(target: Path, data: bytes) -> None:
-    """Atomic write, skipped when the file already holds exactly these bytes (keeps mtimes and inodes stable)."""
-    with contextlib.suppress(OSError):
-        if target.stat().st_size == len(data) and target.read_bytes() == data:
-            return
-    atomic.write_bytes(target, data)
-
-
-def _copy_if_changed(source: Path, target: Path) -> None:
-    with contextlib.suppress(OSError):
-        if target.stat().st_size == source.stat().st_size and sha256_file(target) == sha256_file(source):
-            return
-    with atomic.atomic_path(target) as tmp:
-        shutil.copyfile(source, tmp)
 
 
 def _video(
@@ -281,6 +320,7 @@ def _record(
     job: RenderJob,
     ffmpeg: FFmpeg,
     document: Document,
+    slug: str,
     identity: dict[str, Any],
     timeline: Timeline,
     loudness: Loudness,
@@ -297,7 +337,7 @@ def _record(
         "title": document.title,
         "author": document.author,
         "year": document.year,
-        "slug": document.slug,
+        "slug": slug,
         "description": document.paragraphs_text[0],
         "summary": {"path": str(job.summary), "sha256": document.source_sha256},
         "engine": job.settings.engine,

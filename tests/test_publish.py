@@ -22,6 +22,7 @@ from lxml import etree
 from PIL import Image
 from support import make_render
 
+from pipeline.cache import sha256_file
 from pipeline.cli import main
 from pipeline.errors import ConfigError, InputError, OutputError
 from pipeline.publishing import feed, site
@@ -222,6 +223,7 @@ def test_changed_audio_keeps_guid_and_date_but_updates_the_enclosure(
     (one_render / "narration.mp3").write_bytes((one_render / "narration.mp3").read_bytes() + b"\x00" * 417)
     make_render_record = json.loads((one_render / "render.json").read_text("utf-8"))
     make_render_record["files"]["narration"]["bytes"] += 417
+    make_render_record["files"]["narration"]["sha256"] = sha256_file(one_render / "narration.mp3")
     (one_render / "render.json").write_text(json.dumps(make_render_record), "utf-8")
     site.build_site([one_render], site_dir, settings(), now=T2)
     after = items_by_title(site_dir)["Never Let Me Go by Kazuo Ishiguro"]

@@ -6,6 +6,7 @@ Ctrl-C prints one line and exits 130. Tracebacks are left for bugs.
 
 from __future__ import annotations
 
+import errno
 import logging
 import shlex
 import sys
@@ -41,6 +42,10 @@ class NlmgGroup(click.Group):
             _fail(str(exc))
         except BrokenPipeError:
             sys.exit(1)
+        except OSError as exc:  # a full disk or quota met outside the writes that report it themselves
+            if exc.errno not in _DISK_FULL:
+                raise
+            _fail(f"cannot write {exc.filename}: {exc.strerror}" if exc.filename else str(exc.strerror))
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -48,6 +53,9 @@ class NlmgGroup(click.Group):
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:  # Click would print an empty line first; report it ourselves
             raise _Interrupted from exc
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class _Interrupted(Exception):

@@ -146,15 +146,19 @@ def _render_folders(given: tuple[str, ...], endpoint_url: str | None) -> list[Pa
 @click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path),
               help=f"Site folder to serve (default: [publish] site, else {DEFAULT_SITE}).")  # fmt: skip
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
-@click.option("--host", default="0.0.0.0", show_default=True,
-              help="Address to listen on (0.0.0.0: every interface, so phones on the LAN can subscribe).")  # fmt: skip
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. 127.0.0.1: this machine only; --host 0.0.0.0: every network interface "
+              "(phones on the LAN can subscribe, and so can anyone else on that network).")  # fmt: skip
 @click.option("--quiet", is_flag=True, help="Do not log requests.")
 @click.pass_context
 def serve(ctx: click.Context, site_dir: Path | None, port: int, host: str, quiet: bool) -> None:
     """Serve the site locally: Range and HEAD for podcast apps, 304s, gzip and CORS for web players.
 
+    Serves only the site's own regular files (no dot-files, no links out of the folder), on 127.0.0.1 unless
+    --host says otherwise. It is a preview server for your network, not for the internet.
+
     The feed's URLs come from --base-url at publish time: to subscribe from a phone on the LAN, publish with
-    --base-url http://THIS-MACHINE:PORT first.
+    --base-url http://THIS-MACHINE:PORT and serve with --host 0.0.0.0.
     """
     values = layered(ctx, "publish", PROJECT_SCHEMA, _OPTION_OF)
     folder = Path(values["site_dir"] or DEFAULT_SITE)

@@ -118,6 +118,13 @@ _OPTION_OF = {"out": "out_dir", "cache": "cache_dir"}  # others: the same name (
     help="Write the voice and the ducked bed as WAVs into DIR (at their levels in the mix).",
 )
 @click.option("--no-video", is_flag=True, help="Make the narration and its sidecars only.")
+@click.option(
+    "--slug",
+    metavar="NAME",
+    help="The book's name in folders, URLs and the feed (lower-case letters, digits, hyphens). Default: the title, "
+    "transliterated (Война и мир → voyna-i-mir); output/<slug>-<hash>/ if another book already has the slug.",
+)
+@click.option("--force", is_flag=True, help="Replace another book's render in the output folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (for scripts).")
 @click.option(
     "--jobs",
@@ -157,6 +164,8 @@ def render(
     podcast_music: bool,
     stems_dir: Path | None,
     no_video: bool,
+    slug: str | None,
+    force: bool,
     as_json: bool,
     jobs: int | None,
     queue_url: str | None,
@@ -228,6 +237,8 @@ def render(
         ffmpeg=ffmpeg,
         settings=settings,
         cache_limit_mb=cache_limit_mb or None,
+        slug=slug,
+        force=force,
     )
     with TerminalProgress(enabled=False if as_json and show_progress is None else show_progress) as progress:
         result = run_render(

@@ -27,7 +27,7 @@ _DEFAULTS = curation.RefreshSettings()
 # The [videos] table of nlmg-media.toml: key → TOML type. Options given on the command line win.
 PROJECT_SCHEMA: dict[str, type] = {
     "list": str, "out": str, "jobs": int, "max_age": float, "timeout": float, "retries": int, "sleep": float,
-    "proxy": str,
+    "proxy": str, "deadline": float,
 }  # fmt: skip
 _OPTION_OF = {"list": "list_path", "out": "out_dir"}
 
@@ -106,6 +106,14 @@ def _out_option(function: Any) -> Any:
 )
 @click.option("--proxy", default=None, metavar="URL", help='Proxy for yt-dlp ("" for a direct connection).')
 @click.option("--no-discover", is_flag=True, help="Skip the discovery searches; keep the last candidates.")
+@click.option(
+    "--deadline",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="SECONDS",
+    help="Give up checks still running after this long; they keep their last-known metadata (default: 600). "
+    "Each check also stops after --timeout × --retries seconds however slowly a site trickles.",
+)
 def refresh(
     list_path: Path | None,
     out_dir: Path | None,
@@ -118,6 +126,7 @@ def refresh(
     sleep: float | None,
     proxy: str | None,
     no_discover: bool,
+    deadline: float | None,
 ) -> None:
     """Check the curated videos and write manifest.json, playlist.jspf, playlist.m3u8 and index.html.
 
@@ -134,6 +143,7 @@ def refresh(
         sleep=_or(values["sleep"], _DEFAULTS.sleep),
         proxy=values["proxy"],
         discover=not no_discover,
+        deadline=_or(values["deadline"], _DEFAULTS.deadline),
     )
     drawer = _ProgressDrawer() if sys.stderr.isatty() else None
     try:

@@ -4,20 +4,24 @@ what each keeps are described in :mod:`pipeline.curation.manifest`).
 
 Retries: ``rate_limited`` and ``unreachable`` are retried with exponential backoff inside a per-entry budget of
 ``socket_timeout × attempts``; a host that exhausted its retries gets a single attempt for the rest of the
-refresh. Permanent failures are re-checked once older than ``max_age``, transient ones on every refresh.
-Nothing here prints: progress flows out as ``ProgressEvent``s.
+refresh. A socket timeout bounds only the silence between two packets, so a site that trickles a byte a second
+would never trip it: each check also has a hard deadline (its budget plus a second; a check past it is reported
+``unreachable`` and left behind on its daemon thread), and so has the whole refresh (``deadline``: checks not
+finished by then are reported ``error`` and keep their last-known metadata). Permanent failures are re-checked
+once older than ``max_age``, transient ones on every refresh. Nothing here prints: progress flows out as
+``ProgressEvent``s.
 """
 
 from __future__ import annotations
 
 import contextlib
+import queue
 import re
 import threading
 import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,10 +63,13 @@ class RefreshSettings:
     sleep: float = 0.0  # polite pause before each HTTP request yt-dlp makes
     proxy: str | None = None
     discover: bool = True
+    deadline: float = 600.0  # seconds the whole refresh may take; checks still running then are given up
 
     def __post_init__(self) -> None:
         if self.jobs < 1 or self.attempts < 1:
             raise ConfigError("videos: jobs and retries must be at least 1")
+        if self.deadline <= 0:
+            raise ConfigError("videos: deadline must be positive")
         if self.socket_timeout <= 0 or self.sleep < 0 or self.backoff < 0 or self.max_age < timedelta(0):
             raise ConfigError("videos: timeout must be positive; max_age, sleep and backoff must not be negative")
 
@@ -70,6 +77,11 @@ class RefreshSettings:
     def entry_budget(self) -> float:
         """Seconds one entry may take in the worst case (every try timing out)."""
         return self.socket_timeout * self.attempts
+
+    @property
+    def entry_deadline(self) -> float:
+        """Seconds after which a check is given up whatever it is doing (a site trickling bytes never times out)."""
+        return self.entry_budget + 1.0
 
 
 @dataclass(frozen=True)
@@ -202,7 +214,7 @@ def refresh(
             ):
                 search_jobs.append(search)
 
-    runner = _CheckRunner(settings)
+    runner = _CheckRunner(settings, prepare=getattr(source, "prepare", None))
     total = len(video_jobs) + len(search_jobs)
     outcomes: Counter[str] = Counter()
     search_results: dict[str, _Outcome] = {}
@@ -342,29 +354,88 @@ class _Outcome:
 
 
 class _CheckRunner:
-    """Runs checks on a bounded thread pool with per-entry retries, backoff and a per-host circuit breaker."""
+    """Runs checks on a bounded set of worker threads with per-entry retries, backoff, a per-host circuit breaker
+    and deadlines."""
 
-    def __init__(self, settings: RefreshSettings) -> None:
+    def __init__(self, settings: RefreshSettings, prepare: Callable[[], None] | None = None) -> None:
         self._settings = settings
+        self._prepare = prepare  # the source's slow start, done on each worker thread before its first check
         self._troubled_hosts: set[str] = set()
         self._lock = threading.Lock()
 
     def run_all(self, tasks: Sequence[tuple[Callable[[], Any], str]]) -> Iterable[tuple[int, _Outcome]]:
-        """Yield ``(task number, outcome)`` as checks finish. Ctrl-C cancels what has not started."""
+        """Yield ``(task number, outcome)`` as checks finish, each within its deadline and all within the run's.
+
+        Checks run on daemon threads: one stuck past its deadline is reported and left behind (a fresh worker takes
+        its place), and neither it nor Ctrl-C can keep the process from exiting. Ctrl-C cancels what has not started.
+        """
         if not tasks:
             return
-        pool = ThreadPoolExecutor(max_workers=max(1, self._settings.jobs), thread_name_prefix="nlmg-videos")
+        settings = self._settings
+        run_deadline = time.monotonic() + settings.deadline
+        waiting: list[int] = list(range(len(tasks)))[::-1]  # popped from the end: task 0 first
+        events: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()
+        running: dict[int, float] = {}  # task number -> when its check started
+        pending = set(range(len(tasks)))
+        stop = threading.Event()
+        lock = threading.Lock()
+
+        def work() -> None:
+            if self._prepare is not None:
+                self._prepare()  # yt-dlp's first start takes seconds on a busy machine: not part of any check's time
+            while not stop.is_set():
+                with lock:
+                    if not waiting:
+                        return
+                    number = waiting.pop()
+                events.put(("start", number, time.monotonic()))
+                action, host = tasks[number]
+                try:
+                    outcome = self._check(action, host)
+                except BaseException as exc:  # noqa: BLE001 - reported in the calling thread
+                    events.put(("crash", number, exc))
+                    return
+                events.put(("done", number, outcome))
+                if number not in pending:
+                    return  # this worker was given up on and replaced while it ran
+
+        def start_worker() -> None:
+            threading.Thread(target=work, name="nlmg-videos", daemon=True).start()
+
+        for _ in range(min(max(1, settings.jobs), len(tasks))):
+            start_worker()
         try:
-            pending: dict[Future[_Outcome], int] = {
-                pool.submit(self._check, action, host): number for number, (action, host) in enumerate(tasks)
-            }
             while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    number = pending.pop(future)
-                    yield number, future.result()
+                now = time.monotonic()
+                if now >= run_deadline:
+                    detail = f"not checked: the refresh's deadline of {settings.deadline:g} s passed first"
+                    for number in sorted(pending):
+                        yield number, _Outcome("error", detail=detail)
+                    return
+                limits = [started + settings.entry_deadline for started in running.values()]
+                try:
+                    kind, number, value = events.get(timeout=max(0.0, min([run_deadline, *limits]) - now))
+                except queue.Empty:
+                    now = time.monotonic()
+                    for number, started in list(running.items()):
+                        if now >= started + settings.entry_deadline:
+                            del running[number]
+                            pending.discard(number)
+                            start_worker()  # the stuck one keeps its thread; the refresh keeps its pace
+                            detail = f"no complete answer within {settings.entry_deadline:g} s (the site is too slow)"
+                            yield number, _Outcome("unreachable", detail=detail)
+                    continue
+                if kind == "start":
+                    if number in pending:
+                        running[number] = value
+                elif number in pending:
+                    running.pop(number, None)
+                    pending.discard(number)
+                    if kind == "crash":
+                        raise value
+                    yield number, value
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            stop.set()
 
     def _check(self, action: Callable[[], Any], host: str) -> _Outcome:
         settings = self._settings

@@ -250,6 +250,8 @@ class YtDlpSource:
     ``ie_key()`` equals a built-in's replaces it in place (how tests feed recorded fixtures to YouTube URLs).
     """
 
+    _patterns_ready = False  # process-wide: the extractors' URL patterns, once compiled, stay compiled
+
     def __init__(
         self,
         *,
@@ -306,6 +308,16 @@ class YtDlpSource:
         if not isinstance(info, dict):
             raise CheckFailed("error", "yt-dlp returned no metadata")
         return info
+
+    def prepare(self) -> None:
+        """Do the slow start now, before any check's clock starts: this thread's ``YoutubeDL``, and the first
+        match of a URL against every extractor (it compiles their patterns: seconds on a busy machine)."""
+        ydl, _ = self._ydl()
+        with self._lock:
+            if not YtDlpSource._patterns_ready:
+                for extractor in ydl._ies.values():  # what extract_info does for its first URL
+                    extractor.suitable("http://127.0.0.1/")
+                YtDlpSource._patterns_ready = True
 
     def extract(self, url: str) -> Mapping[str, Any]:
         from yt_dlp import YoutubeDL

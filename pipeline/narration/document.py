@@ -13,6 +13,7 @@ captions show; ``speech`` derives what the voice says from them.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -66,6 +67,11 @@ class Document:
     @property
     def slug(self) -> str:
         return slugify(self.title)
+
+    @property
+    def book(self) -> str:
+        """The book's identity (see ``book_identity``): a render folder holds one book."""
+        return book_identity(self.title, self.author)
 
     @property
     def paragraphs_text(self) -> list[str]:
@@ -243,7 +249,60 @@ def _starts_sentence(word: str) -> bool:
     return bool(stripped) and (stripped[0].isupper() or stripped[0].isdigit() or not stripped[0].isalpha())
 
 
+# Names a render folder may not have: output/ also holds the site, the curated videos and the cache, and some
+# names cannot be files on Windows.
+RESERVED_SLUGS = frozenset(
+    {"site", "videos", "cache", "tmp", "output", "episodes"}
+    | {"con", "prn", "aux", "nul"}
+    | {f"{device}{n}" for device in ("com", "lpt") for n in range(10)}
+)
+MAX_SLUG = 80
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+
 def slugify(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:80] or "summary"
+    """The one slug function: a readable folder and URL name for a title.
+
+    Transliterated to ASCII (``Война и мир`` → ``voyna-i-mir``, ``百年孤独`` → ``bai-nian-gu-du``, ``📚`` →
+    ``books``), lower case, hyphens between words, at most 80 characters. A title with nothing left to spell
+    (punctuation only) gets ``summary-`` and a hash of the title, and a reserved name (``site``, ``videos``…)
+    gets ``-book``: different titles never share a slug by accident and no slug lands on another folder's name.
+    """
+    from anyascii import anyascii
+
+    spelled = []
+    for char in unicodedata.normalize("NFC", text):
+        if char.isascii():
+            spelled.append(char)
+            continue
+        # Each Han character or Hangul syllable is a word of its own (百年 → bai-nian); emoji come as :name:.
+        ascii_text = anyascii(char)
+        spelled.append(f" {ascii_text} " if unicodedata.name(char, "").startswith(("CJK", "HANGUL")) else ascii_text)
+    slug = re.sub(r"[^a-z0-9]+", "-", "".join(spelled).lower()).strip("-")
+    if len(slug) > MAX_SLUG:
+        cut = slug[:MAX_SLUG]
+        slug = cut.rsplit("-", 1)[0] if "-" in cut else cut
+    if not slug:
+        digest = hashlib.sha256(text.strip().encode("utf-8", "surrogatepass")).hexdigest()
+        return f"summary-{digest[:8]}"
+    return f"{slug}-book" if slug in RESERVED_SLUGS else slug
+
+
+def slug_problem(slug: str) -> str | None:
+    """Why ``slug`` cannot name a render (``--slug``), or ``None`` if it can."""
+    if not _SLUG.match(slug):
+        return "must be lower-case letters and digits with single hyphens between words (e.g. war-and-peace)"
+    if len(slug) > MAX_SLUG:
+        return f"is longer than {MAX_SLUG} characters"
+    if slug in RESERVED_SLUGS:
+        return "is reserved (the output folder also holds the site, videos and cache folders)"
+    return None
+
+
+def book_identity(title: str, author: str | None) -> str:
+    """What tells two books apart: title and author, ignoring case, accents' composition, spacing and punctuation."""
+
+    def fold(value: str | None) -> str:
+        return " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", value or "").casefold()))
+
+    return f"{fold(title)}|{fold(author)}"

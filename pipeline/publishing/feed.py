@@ -168,15 +168,71 @@ def parse_category(text: str) -> tuple[str, str | None]:
 
 
 def normalise_base_url(base_url: str) -> str:
-    """Check that ``base_url`` is an absolute http(s) URL and return it without a trailing slash."""
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    """Check that ``base_url`` is an absolute http(s) URL and return it without a trailing slash.
+
+    Every feed, enclosure and page link starts with it, so it must be a URL as written in a feed: ASCII (a
+    non-ASCII host in its ``xn--`` form, other characters %-escaped), no spaces, quotes or angle brackets, no
+    user name or password (they would be published to every subscriber), a valid host and port, no query.
+    """
+    text = base_url.strip()
+    problem = _base_url_problem(text)
+    if problem:
+        shown = text.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+        detail = "" if problem == _NOT_ABSOLUTE else f" (it {problem})"
         raise InputError(
-            f"--base-url must be an absolute http(s) URL such as https://example.org/podcast, got {base_url!r}"
+            f"--base-url must be an absolute http(s) URL such as https://example.org/podcast, got {shown!r}{detail}"
         )
-    if parts.query or parts.fragment:
-        raise InputError(f"--base-url must not have a query or fragment: {base_url!r}")
-    return base_url.strip().rstrip("/")
+    return text.rstrip("/")
+
+
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/@!$&()*+,;=%\[\]]*")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%*+/=?^_{|}~-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}"
+)
+
+
+_NOT_ABSOLUTE = "is not an absolute http(s) URL"
+
+
+def _base_url_problem(text: str) -> str | None:
+    bad = next((c for c in text if not _URL_CHARACTERS.fullmatch(c)), None)
+    if bad is not None:
+        return f"contains {bad!r}, which a URL cannot hold unescaped: write it as %XX"
+    if _BAD_ESCAPE.search(text):
+        return "has a % that does not start a %XX escape"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        return f"is not a valid URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return _NOT_ABSOLUTE
+    if "@" in parts.netloc:
+        return "has a user name or password, which the feed would show every subscriber"
+    if parts.query or parts.fragment or text.endswith(("?", "#")):
+        return "must not have a query or fragment"
+    if port == 0 or parts.netloc.endswith(":"):
+        return "has an invalid port"
+    host = parts.hostname or ""
+    if parts.netloc.startswith("["):
+        import ipaddress
+
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return f"has an invalid IPv6 address {host!r}"
+    elif not all(_HOST_LABEL.fullmatch(label) for label in host.rstrip(".").split(".")):
+        return f"has an invalid host name {host!r}"
+    return None
+
+
+def email_problem(email: str) -> str | None:
+    """Why ``email`` cannot be the feed's owner address (plain ``name@example.org``), or ``None``."""
+    if not _EMAIL.fullmatch(email):
+        return "is not a plain e-mail address such as name@example.org (no spaces, quotes or markup)"
+    return None
 
 
 def site_url(base_url: str, relative_path: str) -> str:
@@ -242,6 +298,19 @@ class EpisodeRecord:
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> EpisodeRecord:
+        """Raises ``KeyError``/``TypeError``/``ValueError`` naming what is missing or wrong."""
+        files = value["files"]
+        if not isinstance(files, Mapping) or "audio" not in files:
+            raise KeyError(f"episode {value.get('slug')!r} has no audio file")
+        for role, entry in files.items():
+            if not isinstance(entry, Mapping) or not _site_path(entry.get("path")):
+                raise ValueError(f"episode {value.get('slug')!r}: {role} is not a file of the site's episodes/ folder")
+        audio = files["audio"]
+        if not isinstance(audio.get("bytes"), int) or not isinstance(audio.get("mime"), str):
+            raise KeyError(f"episode {value.get('slug')!r}: the audio file has no size or type")
+        chapters = value.get("chapters", [])
+        if not isinstance(chapters, list) or not all(isinstance(c, Mapping) for c in chapters):
+            raise TypeError(f"episode {value.get('slug')!r}: chapters is not a list of chapters")
         return cls(
             slug=str(value["slug"]),
             guid=str(value["guid"]),
@@ -671,3 +740,12 @@ def _stamp(text: Any) -> datetime:
     if moment is None:
         raise ValueError(f"not an ISO 8601 time: {text!r}")
     return moment
+
+
+def _site_path(value: Any) -> bool:
+    """A registry path is ``episodes/<slug>/<name>``: never absolute, never outside the site."""
+    return (
+        isinstance(value, str)
+        and re.fullmatch(r"episodes/[a-z0-9-]+/[^/\\\x00]+", value) is not None
+        and (value.rsplit("/", 1)[1] not in (".", ".."))
+    )

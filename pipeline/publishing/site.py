@@ -20,12 +20,13 @@ kept only when they are http(s).
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import json
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +37,7 @@ from pipeline import atomic
 from pipeline.cache import sha256_file
 from pipeline.errors import InputError
 from pipeline.media_types import mime
+from pipeline.narration.document import book_identity, slug_problem, slugify
 from pipeline.progress import Progress, ProgressEvent, quiet
 from pipeline.publishing.feed import (
     DEFAULT_CATEGORY,
@@ -43,6 +45,7 @@ from pipeline.publishing.feed import (
     FEED_STYLESHEET,
     Channel,
     EpisodeRecord,
+    email_problem,
     episode_page,
     load_registry,
     normalise_base_url,
@@ -52,7 +55,7 @@ from pipeline.publishing.feed import (
     voice_line,
     write_feed,
 )
-from pipeline.record import RECORD_NAME, RenderRecord, read_record
+from pipeline.record import RECORD_NAME, RENDER_LOCK, RenderRecord, read_record
 from pipeline.times import clock
 
 INDEX_NAME = "index.html"
@@ -149,16 +152,49 @@ def build_site(
     def say(message: str) -> None:  # each step of the build, as a line
         progress(ProgressEvent("Building the site", 0, 0, detail=message))
 
+    _check_text_settings(settings)
     base_url = normalise_base_url(settings.base_url)
     parse_category(settings.category)  # fail before touching the site
+    if settings.email and (problem := email_problem(settings.email)):
+        raise InputError(f"--email {settings.email!r} {problem}")
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     site = Path(site)
     atomic.make_folder(site, "the site folder")
 
     busy = f"another `nlmg-media publish` is writing {site}; wait for it to finish"
-    with atomic.folder_lock(site, LOCK_NAME, busy=busy):
-        atomic.remove_stale_temps(site)
+    with atomic.folder_lock(site, LOCK_NAME, busy=busy), contextlib.ExitStack() as reading:
+        atomic.remove_stale_temps(site, recursive=True)  # a killed publish's, anywhere in the site
+        for folder in dict.fromkeys(Path(f) for f in render_dirs):
+            reading.enter_context(_reading(folder, say))
         return _build_locked(render_dirs, site, settings, base_url, moment, say)
+
+
+def _check_text_settings(settings: SiteSettings) -> None:
+    """Text options must be text: bytes a terminal could not decode arrive as lone surrogates (PEP 383)."""
+    for name in ("title", "description", "author", "email", "category", "language"):
+        value = getattr(settings, name)
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InputError(f"--{name} is not valid UTF-8 text (byte {exc.start} of it)") from exc
+
+
+@contextlib.contextmanager
+def _reading(folder: Path, say: Callable[[str], None]) -> Iterator[None]:
+    """Hold a render folder for reading: a render into it waits for us, and we wait for one in progress. A
+    render killed while putting its files in place left a journal: finish its commit first (that needs the
+    writers' lock) so what we read is one complete set."""
+    if not folder.is_dir():
+        yield  # reading the record says what is wrong
+        return
+    if (folder / atomic.JOURNAL_NAME).exists():
+        with contextlib.suppress(OSError), atomic.folder_lock(folder, RENDER_LOCK):
+            atomic.finish_commit(folder)
+    with atomic.folder_lock(
+        folder, RENDER_LOCK, shared=True, on_wait=lambda: say(f"waiting for the render into {folder} to finish")
+    ):
+        yield
 
 
 def episode_folder(slug: str) -> str:
@@ -191,9 +227,10 @@ def _build_locked(
         say(f"episode {slug}")
         files, count = _copy_episode_files(record, slug, site, say)
         copied += count
+        data = record.data
+        _check_same_book(registry.episodes.get(slug), data, record)
         if slug not in registry.episodes:
             added.append(slug)
-        data = record.data
         registry.record(
             slug=slug,
             channel_guid=channel_guid,
@@ -213,6 +250,13 @@ def _build_locked(
     registry.number_episodes()
 
     episodes = registry.ordered()
+    for episode in episodes:  # those not named again too: a feed entry must never point at nothing
+        for role, entry in episode.files.items():
+            if not (site / entry["path"]).is_file():
+                raise InputError(
+                    f"{site / entry['path']} ({role} of episode {episode.slug!r}) is missing from the site: publish "
+                    "its render folder again, or restore the file"
+                )
     warnings: list[str] = []
     if moved_from:
         warnings.append(
@@ -272,10 +316,27 @@ def _build_locked(
 
 def _episode_slug(record: RenderRecord) -> str:
     raw = str(record.data.get("slug") or record.folder.name)
-    slug = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")
-    if not slug:
-        raise InputError(f"{record.folder / RECORD_NAME}: the slug {raw!r} has no letters or digits")
-    return slug
+    return raw if _is_slug(raw) else slugify(raw)
+
+
+def _is_slug(text: str) -> bool:
+    problem = slug_problem(text)
+    return problem is None or "reserved" in problem  # a reserved name is fine inside episodes/
+
+
+def _check_same_book(old: EpisodeRecord | None, data: dict[str, Any], record: RenderRecord) -> None:
+    """A slug already in the feed belongs to its book: another book under it would take over its GUID."""
+    if old is None or not old.book.get("title"):
+        return
+    if book_identity(str(old.book["title"]), old.book.get("author")) == book_identity(
+        str(data.get("title") or ""), data.get("author")
+    ):
+        return
+    by = f" by {old.book['author']}" if old.book.get("author") else ""
+    raise InputError(
+        f"the feed's episode {old.slug!r} is {old.book['title']!r}{by}, but {record.folder / RECORD_NAME} is "
+        f"{data.get('title')!r}: render it with its own --slug so it gets its own episode and GUID"
+    )
 
 
 def _episode_title(data: dict[str, Any]) -> str:
@@ -301,6 +362,12 @@ def _copy_episode_files(
         relative = f"episodes/{slug}/{pattern.format(slug=slug)}"
         target = site / relative
         digest = sha256_file(source)
+        recorded = record.sha256(role)
+        if recorded is not None and recorded != digest:
+            raise InputError(
+                f"{source} is not the file {record.folder / RECORD_NAME} describes (changed since that render); "
+                "render again"
+            )
         if not (target.is_file() and target.stat().st_size == source.stat().st_size and sha256_file(target) == digest):
             say(f"  copy {relative}")
             with atomic.atomic_path(target) as tmp:

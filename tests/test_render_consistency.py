@@ -1,0 +1,111 @@
+"""An output folder is always one consistent set: the last complete render or the new one, never a mix.
+
+Two summaries are rendered alternately into one folder by real ``nlmg-media render`` processes, and each run
+is sent SIGINT at a random moment. After every run, every file ``render.json`` lists must match its recorded
+SHA-256, and the whole set (MP3, captions, chapters, transcript, timeline, cover, video) must be exactly the set
+a complete render of one of the two summaries makes. ``NLMG_INTERRUPT_RUNS`` sets how many runs (default 8; the
+issue's figure was measured with 100).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipeline.record import RECORD_NAME
+
+OUTPUT_NAMES = ("narration.mp3", "captions.srt", "captions.vtt", "chapters.json", "transcript.json", "timeline.json",
+                "cover.jpg", "video.mp4", "video-portrait.mp4", "video-square.mp4")  # fmt: skip
+
+SUMMARIES = {
+    "harbour": "# The Quiet Harbour\n*by Ada Example (1999)*\n\n## Arrival\n\nMara arrives at the harbour town. "
+    "She rents a room above the bakery.\n\n## Departure\n\nShe follows her brother north.\n",
+    "orchard": "# The Long Orchard\n*by Ben Sample (2004)*\n\n## Spring\n\nTomas plants forty apple trees. "
+    "His sister laughs at him.\n\n## Autumn\n\nThe harvest feeds the whole valley.\n",
+}
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _render(summary: Path, out: Path, cache: Path, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "render", str(summary), "--out", str(out), "--cache", str(cache),
+         "--no-progress", "--force", *extra],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {name: _sha(folder / name) for name in OUTPUT_NAMES if (folder / name).is_file()}
+
+
+def _problems(folder: Path, references: dict[str, dict[str, str]]) -> list[str]:
+    """What is inconsistent in ``folder`` (empty: one complete set)."""
+    record_path = folder / RECORD_NAME
+    if not record_path.exists():
+        return [] if not _snapshot(folder) else ["outputs without render.json"]
+    record = json.loads(record_path.read_text("utf-8"))
+    problems = [
+        f"{entry['path']} does not match render.json"
+        for entry in record["files"].values()
+        if not (folder / entry["path"]).is_file() or _sha(folder / entry["path"]) != entry["sha256"]
+    ]
+    snapshot = _snapshot(folder)
+    if snapshot not in references.values():
+        problems.append("the files are not the set of any one complete render")
+    elif references[record["title"]] != snapshot:
+        problems.append("render.json names another summary than its files")
+    if [p for p in folder.iterdir() if p.name.startswith(".nlmg-commit")]:
+        problems.append("a commit journal was left behind")
+    return problems
+
+
+@pytest.mark.media
+def test_sigint_at_random_moments_never_leaves_a_mixed_set(tmp_path: Path) -> None:
+    runs = int(os.environ.get("NLMG_INTERRUPT_RUNS", "8"))
+    extra = () if os.environ.get("NLMG_INTERRUPT_VIDEO") else ("--no-video",)
+    cache = tmp_path / "cache"
+    summaries, references, timings = [], {}, []
+    for name, text in SUMMARIES.items():
+        path = tmp_path / f"{name}.md"
+        path.write_text(text, "utf-8")
+        summaries.append(path)
+        reference = tmp_path / f"reference-{name}"
+        assert _render(path, reference, cache, *extra).wait(600) == 0
+        title = json.loads((reference / RECORD_NAME).read_text("utf-8"))["title"]
+        references[title] = _snapshot(reference)
+    # How long a warm render takes here: interrupts are spread over that span (and a little past it).
+    for summary in summaries:
+        started = time.monotonic()
+        assert _render(summary, tmp_path / "timing", cache, *extra).wait(600) == 0
+        timings.append(time.monotonic() - started)
+    span = max(timings) * 1.1
+
+    out = tmp_path / "out"
+    rng = random.Random(int(os.environ.get("NLMG_INTERRUPT_SEED", "12")))
+    outcomes = {"interrupted": 0, "completed": 0}
+    bad = []
+    for run in range(runs):
+        process = _render(summaries[run % 2], out, cache, *extra)
+        time.sleep(rng.uniform(0, span))
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode in (0, 130), stderr
+        assert stderr.count(b"\n") <= 1, stderr  # "Interrupted." or nothing
+        outcomes["interrupted" if process.returncode == 130 else "completed"] += 1
+        problems = _problems(out, references)
+        if problems:
+            bad.append((run, problems))
+    print(f"{runs} runs: {outcomes}; inconsistent sets: {len(bad)}")
+    assert not bad, bad
