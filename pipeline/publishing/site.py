@@ -218,6 +218,10 @@ def _build_locked(
     for slug in {s for s in slugs if slugs.count(s) > 1}:
         folders = ", ".join(str(r.folder) for r, s in zip(records, slugs, strict=True) if s == slug)
         raise InputError(f"two render folders have the slug {slug!r} ({folders}); give each book its own slug")
+    for record, slug in zip(records, slugs, strict=True):  # before anything is copied into the site:
+        for role in _EPISODE_FILES:  # every file a render.json names must be its own,
+            record.file(role)
+        _check_same_book(registry.episodes.get(slug), record.data, record)  # and a slug stays with its book
     if not records and not registry.episodes:
         raise InputError("no episodes to publish: render a summary first (`nlmg-media render`) or name render folders")
 
@@ -228,7 +232,6 @@ def _build_locked(
         files, count = _copy_episode_files(record, slug, site, say)
         copied += count
         data = record.data
-        _check_same_book(registry.episodes.get(slug), data, record)
         if slug not in registry.episodes:
             added.append(slug)
         registry.record(
