@@ -277,16 +277,25 @@ def finish_commit(folder: Path) -> bool:
 
 @contextlib.contextmanager
 def _signals_held() -> Iterator[None]:
-    """Delay Ctrl-C and SIGTERM (they arrive when the block ends) around a few renames that belong together."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
-        yield
+    """Hold Ctrl-C and SIGTERM back during a few renames that belong together; they take effect when it ends.
+
+    The Python-level handlers are swapped rather than the signal mask: a process-directed signal may be handled by
+    any thread that does not block it (NumPy's worker threads among them), and Python then raises
+    ``KeyboardInterrupt`` in the main thread whatever its own mask says.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread can set handlers, and only it receives KeyboardInterrupt
         return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    noted: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, lambda caught, frame: noted.append(caught)) for number in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        for caught in noted:
+            signal.raise_signal(caught)
 
 
 def _same_bytes(a: Path, b: Path) -> bool:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,6 +35,11 @@ SUMMARIES = {
 }
 
 
+# The console script, as a user runs it (``python -m pipeline`` where it is not installed).
+_SCRIPT = shutil.which("nlmg-media", path=str(Path(sys.executable).parent))
+COMMAND = [_SCRIPT] if _SCRIPT else [sys.executable, "-m", "pipeline"]
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -41,7 +47,7 @@ def _sha(path: Path) -> str:
 def _render(summary: Path, out: Path, cache: Path, *extra: str) -> subprocess.Popen[bytes]:
     """A render in its own process, reporting progress as plain lines on stderr (the first one: start-up done)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "render", str(summary), "--out", str(out), "--cache", str(cache),
+        [*COMMAND, "render", str(summary), "--out", str(out), "--cache", str(cache),
          "--progress", "--force", *extra],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
