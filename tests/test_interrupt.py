@@ -94,7 +94,8 @@ def render_command(summary: Path, out: Path, cache: Path, *options: str) -> list
         launcher = [str(script)]
     else:  # a Python without the console script: run the same entry point
         launcher = [sys.executable, "-c", "from pipeline.cli import main; main(prog_name='nlmg-media')"]
-    return [*launcher, "render", str(summary), "--out", str(out), "--cache", str(cache), "--json", *options]
+    # --force: these tests put renders of several books (other titles or authors) into one folder on purpose.
+    return [*launcher, "render", str(summary), "--out", str(out), "--cache", str(cache), "--json", "--force", *options]
 
 
 def start_render(summary: Path, out: Path, cache: Path, scratch: Path, *options: str) -> subprocess.Popen[str]:
