@@ -28,7 +28,7 @@ from pipeline.ffmpeg import FFmpeg
 from pipeline.narration.document import load_summary
 from pipeline.narration.tts import engine_identity
 from pipeline.progress import Progress, quiet
-from pipeline.render import DEFAULT_CACHE, LEXICON_NAME, RenderJob, RenderSettings, render
+from pipeline.render import DEFAULT_CACHE, LEXICON_NAME, RenderJob, RenderSettings, default_out_dir, render
 
 JOB_VERSION = "catalogue/1"  # bump when what a job produces for the same inputs changes
 SUMMARY_SUFFIXES = (".md", ".markdown")
@@ -187,12 +187,14 @@ def _render_file(
             result.duration = done.get("duration")
             return
         out_dir = (place.staging or place.cache_dir.parent / ".staging") / slug
-    else:
-        out_dir = Path(job.out) / slug
+    else:  # output/<slug>/, or output/<slug>-<hash>/ when another book's render has that slug's folder
+        out_dir = default_out_dir(document, slug, Path(job.out))
+        slug = out_dir.name
     made = render(
         RenderJob(
             summary=summary,
             out_dir=out_dir,
+            slug=slug,
             cache_dir=place.cache_dir,
             ffmpeg=place.ffmpeg,
             settings=dataclasses.replace(job.settings, lexicon=lexicon),
