@@ -51,7 +51,7 @@ Log = Callable[[str], None]
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _HUGE = 10**18  # any byte position with more digits than this is past the end of every file
 IDLE_TIMEOUT = 30.0  # seconds a connection may stay silent (before or between requests)
-MAX_CONNECTIONS = 64  # served at once; a podcast app opens a handful
+MAX_CONNECTIONS = 256  # served at once: a browser keeps paused media downloads open, a few per page
 LISTEN_BACKLOG = 512
 # C0 and C1 control characters (and DEL) from clients are written to the log as \xNN, never raw.
 _LOG_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))}
