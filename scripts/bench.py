@@ -464,7 +464,8 @@ def _naive_video(timeline_path: str, narration: str, out_path: str, excerpt: flo
 
     from pipeline.narration.captions import build_cues
     from pipeline.narration.timeline import Timeline
-    from pipeline.pictures.slides import draw_backdrop, draw_card, plan_shots
+    from pipeline.pictures.drawing import draw_backdrop, draw_card
+    from pipeline.pictures.slides import plan_shots
 
     timeline = Timeline.load(Path(timeline_path))
     cues = [c for c in build_cues(timeline) if c.start < excerpt]

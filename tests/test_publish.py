@@ -27,6 +27,7 @@ from pipeline.cli import main
 from pipeline.errors import ConfigError, InputError, OutputError
 from pipeline.publishing import feed, site
 from pipeline.publishing import targets as publish
+from pipeline.publishing.registry import podcast_guid
 
 BASE = "https://example.org/pod"
 NS = {
@@ -70,8 +71,8 @@ def built(tmp_path: Path, one_render: Path) -> Path:
 
 def test_podcast_guid_matches_the_spec_example() -> None:
     # The Podcasting 2.0 spec's own example value for podnews.net/rss.
-    assert feed.podcast_guid("https://podnews.net/rss/") == "9b024349-ccf0-5f69-a609-6b82873eab3c"
-    assert feed.podcast_guid("http://podnews.net/rss") == "9b024349-ccf0-5f69-a609-6b82873eab3c"
+    assert podcast_guid("https://podnews.net/rss/") == "9b024349-ccf0-5f69-a609-6b82873eab3c"
+    assert podcast_guid("http://podnews.net/rss") == "9b024349-ccf0-5f69-a609-6b82873eab3c"
 
 
 @pytest.mark.parametrize(

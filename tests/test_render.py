@@ -238,7 +238,7 @@ def test_a_file_that_is_not_a_piper_voice(short_summary, tmp_path):
     assert result.output.startswith("Error: voice config not found")
 
 
-@pytest.mark.timeout(30)  # fails fast: no hang on a network that is not there
+@pytest.mark.timeout(60)  # fails fast: no hang on a network that is not there
 def test_gtts_offline_fails_fast_with_a_hint(short_summary, tmp_path):
     result = CliRunner().invoke(
         main,

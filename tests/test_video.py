@@ -24,7 +24,8 @@ from pipeline.errors import InputError
 from pipeline.ffmpeg import locate
 from pipeline.narration.captions import Cue
 from pipeline.narration.timeline import ChapterMark, Timeline, Word
-from pipeline.pictures.slides import Caption, caption_area, plan_shots, progress_bar_height
+from pipeline.pictures.drawing import progress_bar_height
+from pipeline.pictures.slides import Caption, caption_area, plan_shots
 from pipeline.video.encode import FORMATS, OUTPUT_NAMES, VideoJob, render_videos
 
 BURST_AT = 6.0  # seconds: the narration is loud from here for 0.3 s

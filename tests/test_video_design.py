@@ -20,7 +20,8 @@ from pipeline.cli import main
 from pipeline.ffmpeg import locate
 from pipeline.narration.captions import Cue
 from pipeline.narration.timeline import ChapterMark, Timeline, Word
-from pipeline.pictures.slides import caption_area, plan_shots, progress_bar_height
+from pipeline.pictures.drawing import progress_bar_height
+from pipeline.pictures.slides import caption_area, plan_shots
 from pipeline.video.encode import FORMATS, VideoJob, render_videos
 
 pytestmark = pytest.mark.media

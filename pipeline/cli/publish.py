@@ -18,6 +18,7 @@ from pipeline.progress import ProgressEvent
 from pipeline.publishing import feed, site
 from pipeline.publishing import serve as site_server
 from pipeline.publishing import targets as publish_target
+from pipeline.publishing.registry import load_registry
 
 DEFAULT_OUTPUT = Path("output")
 DEFAULT_SITE = DEFAULT_OUTPUT / "site"
@@ -165,7 +166,7 @@ def serve(ctx: click.Context, site_dir: Path | None, port: int, host: str, quiet
     server = site_server.make_server(folder, host, port, log=None if quiet else lambda line: click.echo(line, err=True))
     bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
     click.echo(f"Serving {folder} on http://{bound_host}:{bound_port}/ (Ctrl-C to stop)")
-    registry = feed.load_registry(folder)
+    registry = load_registry(folder)
     if registry.channel.get("feed_url"):
         click.echo(f"The feed's own address is {registry.channel['feed_url']} (set by --base-url at publish)")
     try:

@@ -11,7 +11,7 @@ import click
 
 from pipeline.cache import DEFAULT_LIMIT_MB
 from pipeline.catalogue.jobs import Workplace, book_jobs
-from pipeline.cli import catalogue
+from pipeline.cli.catalogue import default_jobs, enqueue_many, render_many
 from pipeline.cli.progress import TerminalProgress
 from pipeline.cli.settings import layered
 from pipeline.errors import ConfigError, InputError
@@ -223,11 +223,11 @@ def render(
     if queue_url or len(paths) > 1 or paths[0].is_dir() or (out and str(out).startswith("s3://")):
         books = book_jobs(paths, settings, _destination(out))
         if queue_url:  # the workers bring their own cache and ffmpeg
-            catalogue.enqueue_many(queue_url, books, as_json)
+            enqueue_many(queue_url, books, as_json)
             return
         ffmpeg = locate(ctx.obj["ffmpeg"])
         place = Workplace(cache_dir, ffmpeg, cache_limit_mb or None, endpoint_url=endpoint_url)
-        catalogue.render_many(books, place, jobs or catalogue.default_jobs(), as_json, show_progress)
+        render_many(books, place, jobs or default_jobs(), as_json, show_progress)
         return
     ffmpeg = locate(ctx.obj["ffmpeg"])
     job = RenderJob(

@@ -144,3 +144,19 @@ def set_text(mask: Image.Image, origin: tuple[float, float], text: str, font: Im
         left, top = round(x + text_length(text[:index], weight, int(font.size))) + dx, round(baseline) + dy
         area = (left, top, left + glyph.width, top + glyph.height)
         mask.paste(ImageChops.lighter(mask.crop(area), glyph), area[:2])
+
+
+def balanced_wrap(text: str, font: ImageFont.FreeTypeFont, width: float, cut_long_words: bool = False) -> list[str]:
+    """Wrap into as few lines as greedy wrapping needs, but with lines of even length (no lone last word).
+    ``cut_long_words``: a word wider than the line (a long name, a title in a script without spaces) is cut."""
+    lines = wrap(text, font, width, cut_long_words=cut_long_words)
+    if len(lines) < 2:
+        return lines
+    narrow, wide = max(font.getlength(word) for word in text.split()), width
+    for _ in range(14):  # bisect the narrowest width that still needs no more lines
+        middle = (narrow + wide) / 2
+        if len(wrap(text, font, middle)) <= len(lines):
+            wide = middle
+        else:
+            narrow = middle
+    return wrap(text, font, wide, cut_long_words=cut_long_words)

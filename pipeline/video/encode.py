@@ -43,19 +43,8 @@ from pipeline.errors import InputError
 from pipeline.ffmpeg import FFmpeg, stop_running
 from pipeline.narration.captions import Cue, to_srt
 from pipeline.narration.timeline import Timeline
-from pipeline.pictures.slides import (
-    CAPTION_STYLES,
-    COVER_CARDS,
-    Card,
-    Layer,
-    Picture,
-    Shot,
-    Slide,
-    SlideStore,
-    caption_area,
-    plan_shots,
-    progress_bar_height,
-)
+from pipeline.pictures.drawing import COVER_CARDS, SlideStore, progress_bar_height
+from pipeline.pictures.slides import CAPTION_STYLES, Card, Layer, Picture, Shot, Slide, caption_area, plan_shots
 from pipeline.progress import Progress, ProgressEvent, quiet
 
 FORMATS: dict[str, tuple[int, int]] = {
