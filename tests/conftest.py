@@ -4,10 +4,12 @@ Shared helpers (not fixtures) live in ``support.py``; test modules never import 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import SHORT_SUMMARY
+from support import SHORT_SUMMARY, make_render
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +56,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if MEDIA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.media)
+
+
+@pytest.fixture(scope="module")
+def built_site(tmp_path_factory: pytest.TempPathFactory, ffmpeg_exe: str) -> Path:
+    """A site built from one hand-made render (a real 3 s MP3), for the serve tests."""
+    from pipeline.publishing import site
+
+    base = tmp_path_factory.mktemp("serve")
+    render = make_render(base / "never-let-me-go", ffmpeg_exe)
+    site.build_site([render], base / "site", site.SiteSettings(base_url="http://127.0.0.1:8000", title="T"))
+    return base / "site"
+
+
+@pytest.fixture(scope="module")
+def address(built_site: Path) -> Iterator[tuple[str, int]]:
+    """``serve`` on an ephemeral loopback port, serving ``built_site``."""
+    from pipeline.publishing import serve
+
+    server = serve.make_server(built_site, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[:2]
+    server.shutdown()
+    server.server_close()

@@ -403,3 +403,15 @@ def check_phrasing(cues: Sequence[Cue], word_of: Sequence[Word], spans: Sequence
 
 
 # --- realistic text ------------------------------------------------------------------------------------------
+
+
+def request(address: tuple[str, int], method: str, path: str, headers: dict[str, str] | None = None):  # noqa: ANN201
+    """One HTTP request to a loopback server; the response and its whole body."""
+    import http.client
+
+    connection = http.client.HTTPConnection(*address, timeout=10)
+    connection.request(method, path, headers=headers or {})
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response, body

@@ -2,48 +2,18 @@
 
 from __future__ import annotations
 
-import http.client
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
-from support import make_render
+from support import request
 
 from pipeline.cli import main
-from pipeline.publishing import serve, site
+from pipeline.publishing import serve
 
 MP3 = "/episodes/never-let-me-go/never-let-me-go.mp3"
-
-
-@pytest.fixture(scope="module")
-def built_site(tmp_path_factory: pytest.TempPathFactory, ffmpeg_exe: str) -> Path:
-    base = tmp_path_factory.mktemp("serve")
-    render = make_render(base / "never-let-me-go", ffmpeg_exe)
-    site.build_site([render], base / "site", site.SiteSettings(base_url="http://127.0.0.1:8000", title="T"))
-    return base / "site"
-
-
-@pytest.fixture(scope="module")
-def address(built_site: Path) -> Iterator[tuple[str, int]]:
-    server = serve.make_server(built_site, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[:2]
-    server.shutdown()
-    server.server_close()
-
-
-def request(address: tuple[str, int], method: str, path: str, headers: dict[str, str] | None = None):  # noqa: ANN201
-    connection = http.client.HTTPConnection(*address, timeout=10)
-    connection.request(method, path, headers=headers or {})
-    response = connection.getresponse()
-    body = response.read()
-    connection.close()
-    return response, body
 
 
 def test_range_request_on_the_mp3_answers_206_with_the_right_bytes(address: tuple[str, int], built_site: Path) -> None:

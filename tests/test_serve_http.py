@@ -4,8 +4,6 @@ validators (ETag, Last-Modified) with 304 answers, gzip for text — measured ov
 from __future__ import annotations
 
 import gzip
-import http.client
-import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -14,40 +12,13 @@ from pathlib import Path
 
 import boto3
 import pytest
-from support import make_render
+from support import request
 
-from pipeline.publishing import serve, site, targets
+from pipeline.publishing import targets
 
 CHAPTERS = "/episodes/never-let-me-go/chapters.json"
 TRANSCRIPT = "/episodes/never-let-me-go/timeline.json"  # large enough to be worth gzip
 MP3 = "/episodes/never-let-me-go/never-let-me-go.mp3"
-
-
-@pytest.fixture(scope="module")
-def built_site(tmp_path_factory: pytest.TempPathFactory, ffmpeg_exe: str) -> Path:
-    base = tmp_path_factory.mktemp("serve-http")
-    render = make_render(base / "never-let-me-go", ffmpeg_exe)
-    site.build_site([render], base / "site", site.SiteSettings(base_url="http://127.0.0.1:8000", title="T"))
-    return base / "site"
-
-
-@pytest.fixture(scope="module")
-def address(built_site: Path) -> Iterator[tuple[str, int]]:
-    server = serve.make_server(built_site, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[:2]
-    server.shutdown()
-    server.server_close()
-
-
-def request(address: tuple[str, int], method: str, path: str, headers: dict[str, str] | None = None):  # noqa: ANN201
-    connection = http.client.HTTPConnection(*address, timeout=10)
-    connection.request(method, path, headers=headers or {})
-    response = connection.getresponse()
-    body = response.read()
-    connection.close()
-    return response, body
 
 
 @pytest.mark.parametrize("path", [CHAPTERS, TRANSCRIPT, "/episodes/never-let-me-go/captions.vtt", "/feed.xml", MP3])

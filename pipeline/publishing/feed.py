@@ -1,9 +1,9 @@
 """The podcast feed: ``feed.xml`` (RSS 2.0 + itunes + podcast), written from the episode registry.
 
-The registry (``episodes.json``, :mod:`pipeline.publishing.registry`) is the memory of the site. Each episode's GUID and first publish date are written there the first
-time it is published and never recomputed, so re-publishing (from any machine that has the site folder, with
-the same or another base URL) never makes apps show an episode twice; an episode whose render folder is not
-given again stays in the feed from what the registry remembers.
+The registry (``episodes.json``, :mod:`pipeline.publishing.registry`) is the memory of the site. Each episode's
+GUID and first publish date are written there the first time it is published and never recomputed, so re-publishing
+(from any machine that has the site folder, with the same or another base URL) never makes apps show an episode
+twice; an episode whose render folder is not given again stays in the feed from what the registry remembers.
 
 The show's identity is recorded there too: the channel's ``podcast:guid`` is computed from the feed URL of the
 first publish (as the namespace prescribes) and then read back forever, so moving the site to another base URL

@@ -3,7 +3,7 @@ an engine cuts a long sentence into parts it can say with bounded memory."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,3 +57,21 @@ def sentence_parts(tokens: Sequence[str], limit: int = MAX_PART_TOKENS) -> list[
         start = cut
     parts.append(tokens[start:])
     return parts
+
+
+SayPart = Callable[[Sequence[str]], tuple[np.ndarray, list[tuple[int, int]]]]
+"""An engine's own synthesis of a few tokens: int16 samples and each token's (first, end) sample."""
+
+
+def said_in_parts(tokens: Sequence[str], say: SayPart, rate: int) -> Synthesis:
+    """A sentence said part by part (``sentence_parts``) and joined, its token times continuous across parts."""
+    audio_parts: list[np.ndarray] = []
+    times: list[tuple[int, int]] = []
+    offset = 0
+    for part in sentence_parts(tokens):
+        audio, spans = say(part)
+        times.extend((offset + start, offset + end) for start, end in spans)
+        audio_parts.append(audio)
+        offset += len(audio)
+    audio = np.concatenate(audio_parts) if audio_parts else np.zeros(0, np.int16)
+    return Synthesis(audio, rate, tuple((start / rate, end / rate) for start, end in times))

@@ -30,7 +30,7 @@ import numpy as np
 
 from pipeline.cache import sha256_file
 from pipeline.errors import VoiceError
-from pipeline.narration.tts.engine import Synthesis, sentence_parts
+from pipeline.narration.tts.engine import Synthesis, said_in_parts
 
 DEFAULT_VOICE = "heart"
 SAMPLE_RATE = 24_000
@@ -72,16 +72,7 @@ class HibariEngine:
 
     def synthesize(self, tokens: Sequence[str]) -> Synthesis:
         """Say one sentence; long ones in parts (``sentence_parts``) so memory stays bounded."""
-        audio_parts: list[np.ndarray] = []
-        times: list[tuple[int, int]] = []
-        offset = 0
-        for part in sentence_parts(tokens):
-            audio, spans = self._say(part)
-            times.extend((offset + start, offset + end) for start, end in spans)
-            audio_parts.append(audio)
-            offset += len(audio)
-        audio = np.concatenate(audio_parts) if audio_parts else np.zeros(0, np.int16)
-        return Synthesis(audio, SAMPLE_RATE, tuple((s / SAMPLE_RATE, e / SAMPLE_RATE) for s, e in times))
+        return said_in_parts(tokens, self._say, SAMPLE_RATE)
 
     def phonemes(self, tokens: Sequence[str]) -> list[str]:
         """Each token's phonemes in the voice's alphabet (trailing punctuation included, e.g. ``ˈOld,``)."""

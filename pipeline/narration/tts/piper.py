@@ -21,7 +21,7 @@ import numpy as np
 
 from pipeline.cache import sha256_file
 from pipeline.errors import VoiceError
-from pipeline.narration.tts.engine import Synthesis, sentence_parts
+from pipeline.narration.tts.engine import Synthesis, said_in_parts
 
 DEFAULT_VOICE_NAME = "en_US-joe-medium"
 # Symbols that carry no duration of their own in a word: stress and length marks.
@@ -54,17 +54,7 @@ class PiperEngine:
 
     def synthesize(self, tokens: Sequence[str]) -> Synthesis:
         """Say one sentence; long ones in parts (``sentence_parts``), joined so the token times stay continuous."""
-        rate = self.voice.config.sample_rate
-        audio_parts: list[np.ndarray] = []
-        times: list[tuple[int, int]] = []
-        offset = 0
-        for part in sentence_parts(tokens):
-            audio, spans = self._say(part)
-            times.extend((offset + start, offset + end) for start, end in spans)
-            audio_parts.append(audio)
-            offset += len(audio)
-        audio = np.concatenate(audio_parts) if audio_parts else np.zeros(0, np.int16)
-        return Synthesis(audio, rate, tuple((s / rate, e / rate) for s, e in times))
+        return said_in_parts(tokens, self._say, self.voice.config.sample_rate)
 
     def _say(self, tokens: Sequence[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """The voice's audio for ``tokens`` and each token's sample range in it."""
