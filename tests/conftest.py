@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import SHORT_SUMMARY, make_render
@@ -80,3 +81,23 @@ def address(built_site: Path) -> Iterator[tuple[str, int]]:
     yield server.server_address[:2]
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """The moto S3 server on an ephemeral loopback port (no network, no real bucket)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_session() -> Any:
+    """A boto3 session with explicit dummy credentials: nothing is read from ~/.aws or the environment."""
+    import boto3
+
+    return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")

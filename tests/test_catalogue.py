@@ -342,17 +342,6 @@ def _busy_job(url: str, pids: set[int]) -> tuple[int, str] | None:
 # ------------------------------------------------------------------------------------------ S3
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def new_bucket(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
     """A fresh bucket on the moto server; dummy credentials in the environment (worker processes inherit them)."""
     import boto3

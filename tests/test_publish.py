@@ -369,23 +369,6 @@ def test_folder_target_copies_only_what_changed(built: Path, tmp_path: Path) -> 
         publish.publish_site(built, str(built / "copy"))
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> str:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3_session() -> boto3.session.Session:
-    # Explicit dummy credentials: nothing is read from ~/.aws or the environment.
-    return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
-
-
 def new_bucket(session: boto3.session.Session, endpoint: str) -> str:
     name = f"pod-{uuid.uuid4().hex[:12]}"
     session.client("s3", endpoint_url=endpoint).create_bucket(Bucket=name)

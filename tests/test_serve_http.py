@@ -7,7 +7,6 @@ import gzip
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -75,22 +74,6 @@ def test_if_range_with_the_current_etag_keeps_the_range(address: tuple[str, int]
 
 
 # -------------------------------------------------------------------------------------------------- S3
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3_session() -> boto3.session.Session:
-    return boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
 
 
 def test_s3_upload_gzips_text_and_lets_web_players_read_it(
