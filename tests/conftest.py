@@ -4,6 +4,7 @@ Shared helpers (not fixtures) live in ``support.py``; test modules never import 
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,14 @@ def short_render(tmp_path_factory: pytest.TempPathFactory, short_summary: Path) 
     )
     result = render(job)
     return {"job": job, "result": result, "out": base / "out", "cache": base / "cache"}
+
+
+# Tests send Ctrl-C to real renders, as a user at a terminal would. A suite started in the background by a
+# non-interactive shell inherits SIGINT ignored, and so would every render it starts (Python installs its
+# KeyboardInterrupt handler only where SIGINT is at its default). A handled signal is reset to the default in
+# an exec'd child, so handling it here gives the renders a terminal's disposition whoever started the suite.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # Fixtures that render or measure real media: a test that uses one is a `media` test (the quick loop,
