@@ -216,13 +216,14 @@ def run_worker(
 def _load_default_voice() -> None:
     """Load the bundled voice once, before the worker forks a work-horse per book: every horse inherits it.
 
-    Loading a Piper voice takes seconds — longer than a short book's synthesis — and a work-horse's memory
-    is gone when its book is done. A voice that cannot load is left for the books to report.
+    Loading a voice takes seconds (hibari's front end and session; Piper's longer) — longer than a short book's
+    synthesis — and a work-horse's memory is gone when its book is done. The engines keep loaded voices, so the
+    default engine's is loaded here. A voice that cannot load is left for the books to report.
     """
-    from pipeline.narration.tts import open_engine
+    from pipeline.narration.tts import DEFAULT_ENGINE, open_engine
 
     with contextlib.suppress(NlmgError):
-        open_engine("piper")
+        open_engine(DEFAULT_ENGINE)
 
 
 # --- status -----------------------------------------------------------------------------------------------
