@@ -53,7 +53,8 @@ MARKER_TEXT = (
 _KIND = re.compile(r"^[a-z][a-z0-9_-]*$")
 _ENTRY = re.compile(r"^(?P<key>[0-9a-f]{64})\.[A-Za-z0-9]+$")
 _FAN_OUT = re.compile(r"^[0-9a-f]{2}$")
-_OWN_FILES = {MARKER_NAME, ".nlmg-users.lock"}
+CLAIM_LOCK = ".nlmg-claim.lock"
+_OWN_FILES = {MARKER_NAME, ".nlmg-users.lock", CLAIM_LOCK}
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,33 @@ class Cache:
         if root.exists() and not root.is_dir():
             raise OutputError(f"cache path is not a folder: {root}")
         atomic.make_folder(root, "cache folder")
+        with self._claiming():
+            if not (root / MARKER_NAME).is_file():  # another first run may have marked it while this one waited
+                self._mark()
+
+    @contextlib.contextmanager
+    def _claiming(self) -> Iterator[None]:
+        """Two first runs on a new folder (a catalogue's parallel books) take turns to check and mark it."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no flock
+            yield
+            return
+        try:
+            handle = open(self.root / CLAIM_LOCK, "a+b")  # noqa: SIM115 (closed below)
+        except OSError:  # a read-only cache: nothing will be written to it, so there is nothing to take turns on
+            yield
+            return
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _mark(self) -> None:
+        """Check an unmarked folder holds nothing but a cache's own files, then mark it as this cache's."""
+        root = self.root
         strangers = self._strangers()
         if strangers:
             shown = ", ".join(strangers[:3]) + (", …" if len(strangers) > 3 else "")
