@@ -41,6 +41,7 @@ from pipeline import __version__, atomic
 from pipeline.errors import ConfigError, InputError
 from pipeline.publishing.registry import (
     EpisodeRecord,
+    book_line,
     podcast_guid,
     site_url,
 )
@@ -301,13 +302,7 @@ def episode_html(record: EpisodeRecord) -> str:
     parts = []
     if record.description:
         parts.append(f"<p>{esc(record.description)}</p>")
-    book = record.book
-    if book.get("title"):
-        line = f"A one-page summary of <em>{esc(str(book['title']))}</em>"
-        if book.get("author"):
-            line += f" by {esc(str(book['author']))}"
-        if book.get("year"):
-            line += f" ({esc(str(book['year']))})"
+    if line := book_line(record.book, esc, "em"):
         parts.append(f"<p>{line}.</p>")
     if record.chapters:
         items = "".join(

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pipeline.publishing.feed import FEED_NAME, Channel, episode_page, voice_line
-from pipeline.publishing.registry import EpisodeRecord, site_url
+from pipeline.publishing.registry import EpisodeRecord, book_line, site_url
 from pipeline.times import clock
 
 STATIC_FOLDER = "static"  # the site's own CSS and JavaScript, copied from pipeline/publishing/static/
@@ -328,15 +328,8 @@ def render_episode_page(ctx: PageContext, record: EpisodeRecord) -> str:
     if not has_cover:
         image = site_url(channel.base_url, f"art/cover-{COVER_WIDTHS[-1]}.jpg")
     description = record.description or record.title
-    book = record.book
-    book_line = ""
-    if book.get("title"):
-        book_line = f"A one-page summary of <cite>{_esc(book['title'])}</cite>"
-        if book.get("author"):
-            book_line += f" by {_esc(book['author'])}"
-        if book.get("year"):
-            book_line += f" ({_esc(book['year'])})"
-        book_line = f'<p class="by">{book_line}.</p>'
+    summary_of = book_line(record.book, _esc, "cite")
+    byline = f'<p class="by">{summary_of}.</p>' if summary_of else ""
     parts = [
         _head(
             ctx,
@@ -352,7 +345,7 @@ def render_episode_page(ctx: PageContext, record: EpisodeRecord) -> str:
         f"<span>{_esc(channel.title)}</span></a></div></header>",
         f'<main id="main" class="wrap" data-episode="{_esc(record.slug)}">',
         f'<div class="hero">{_cover_img(record if has_cover else None, root, "art", HERO_SIZES, 96)}'
-        f"<div><h1>{_esc(record.title)}</h1>{book_line}<p class=meta>{_episode_meta(record)}</p></div></div>",
+        f"<div><h1>{_esc(record.title)}</h1>{byline}<p class=meta>{_episode_meta(record)}</p></div></div>",
         _player(ctx, record, root, share=True),
     ]
     if record.description:

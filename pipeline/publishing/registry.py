@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -246,3 +246,18 @@ def save_registry(site: Path, registry: EpisodeRegistry, base_url: str) -> Path:
     path = Path(site) / REGISTRY_NAME
     atomic.write_json(path, registry.to_json(base_url))
     return path
+
+
+def book_line(book: Mapping[str, Any], esc: Callable[[str], str], title_tag: str) -> str | None:
+    """ "A one-page summary of <title> by Author (year)" as HTML (title in ``title_tag``), or None without a title.
+
+    The show notes in the feed and the episode page both say it; ``esc`` is the escaping of the caller's format.
+    """
+    if not book.get("title"):
+        return None
+    line = f"A one-page summary of <{title_tag}>{esc(str(book['title']))}</{title_tag}>"
+    if book.get("author"):
+        line += f" by {esc(str(book['author']))}"
+    if book.get("year"):
+        line += f" ({esc(str(book['year']))})"
+    return line
