@@ -32,12 +32,14 @@ from pipeline import __version__, atomic
 from pipeline.cache import DEFAULT_LIMIT_MB, Cache
 from pipeline.errors import InputError, NlmgError, OutputError
 from pipeline.ffmpeg import FFmpeg, locate
-from pipeline.narration.audio import Loudness, MasteringTarget, Solution
+from pipeline.narration.audio import MasteringTarget, Solution, to_rate
 from pipeline.narration.captions import Cue, build_cues, to_srt, to_vtt
 from pipeline.narration.document import Document, book_identity, load_summary, slug_problem
 from pipeline.narration.lexicon import Lexicon
+from pipeline.narration.loudness import Loudness
 from pipeline.narration.mastered import mastered_narration, solution_from, tags_for
 from pipeline.narration.podcasting import chapters_json, transcript_json
+from pipeline.narration.segments import GRID
 from pipeline.narration.synthesis import speak
 from pipeline.narration.timeline import Pauses, Timeline, build_timeline, layout
 from pipeline.narration.tts import DEFAULT_ENGINE, engine_identity, open_engine
@@ -177,17 +179,16 @@ def _stages(
             pronounce=(lambda token: pronunciation(token, pronunciations)) if pronunciations else None,
         )
     with clock("narration"):
-        placed = layout(
-            document, [len(s.synthesis.samples) for s in sentences], sentences[0].synthesis.sample_rate,
-            settings.pauses,
-        )  # fmt: skip
+        rate = settings.mastering.sample_rate
+        voiced = [to_rate(s.synthesis.samples, s.synthesis.sample_rate, rate) for s in sentences]
+        placed = layout(document, [len(v) for v in voiced], rate, settings.pauses, grid=GRID)
         timeline = build_timeline(
             document, placed, [s.synthesis.token_times for s in sentences], [s.word_tokens for s in sentences]
         )
         cover = cached_cover(CoverText(document.title, document.author), cache)
         narration = mastered_narration(
-            sentences, placed, settings.pauses, timeline, tags_for(document), cover, settings.mastering, ffmpeg,
-            cache, previous=_previous_solution(out_dir), progress=progress,
+            sentences, voiced, placed, settings.pauses, timeline, tags_for(document), cover, settings.mastering,
+            ffmpeg, cache, previous=_previous_solution(out_dir), progress=progress,
         )  # fmt: skip
     with clock("captions"):
         cues = build_cues(timeline)
@@ -223,7 +224,12 @@ def _stages(
             data["music"] = "auto" if settings.music == "auto" else Path(str(settings.music)).name
             data["music_under_narration"] = settings.podcast_music
         if narration.solution is not None:
-            data["mastering"] = {"chain": narration.solution.chain, "gain_db": round(narration.solution.gain_db, 3)}
+            limit = narration.solution.limit_db
+            data["mastering"] = {
+                "limit_db": None if limit is None else round(limit, 3),
+                "gain_db": round(narration.solution.gain_db, 3),
+                "encoder_db": round(narration.solution.encoder_db, 3),
+            }
         write_record(staged.staging, data)
     files = {role: out_dir / path.name for role, path in files.items()}
     files["render"] = out_dir / RECORD_NAME

@@ -1,98 +1,92 @@
 """Audio: assemble sentence audio with the timeline's pauses (pydub), master it, export MP3 with ID3 tags.
 
-Mastering is two-pass loudness normalisation that follows "measure, don't trust" (DESIGN.md): pass 1 measures
-integrated loudness with ffmpeg's EBU R128 meter (the peak comes from the samples, plus an inter-sample allowance);
-when the gain needed to reach −16 LUFS would push the peak over the ceiling, a limiter (at 4× the source rate, so
-sample peaks approximate true peaks) is solved together with that gain, metering loudness only; pass 2 applies the
-linear gain, resamples to 44.1 kHz with SoX's resampler and encodes. The MP3 itself is then measured (loudness and
-true peak) and, if it missed, re-encoded with a corrected gain. LAME at 128 kbps measures up to half a LU quieter
-than its input on speech, which would cost a second full encode every time; a 30 s excerpt measures that first.
-(A single linear ``loudnorm`` pass can silently land over 1 LU short when its own true-peak ceiling binds.)
+Mastering measures in-process (``loudness``: BS.1770 loudness and 4× oversampled true peak on numpy arrays) and
+runs ffmpeg only to encode and to decode what it encoded:
 
-Where a cold narration's time went (seed summary, Piper): 8 full ffmpeg passes — 6 meters with true peak (192 kHz
-oversampling) and 2 encodes, the second only for LAME's loudness offset — with the limiter at 176.4 kHz in 4 of them.
-Now: one loudness meter, one limiter trial (usually), a 30 s excerpt, one encode, one measurement of the MP3.
+1. the voice (24 kHz for hibari) is resampled to 44.1 kHz with SoX's resampler (no imaging of the band edge);
+2. its loudness and per-sample true-peak envelope are measured once;
+3. when the gain that reaches −16 LUFS would put the peaks over the ceiling, a look-ahead limiter is solved
+   together with that gain: its threshold and the gain are found by a secant iteration on the loudness of the
+   limited signal (each step a multiplication and a cumulative sum, not a pass over a file);
+4. the mastered samples are piped to LAME once; the MP3 is decoded and measured again ("measure, don't trust")
+   and re-encoded with a corrected gain, or more headroom, if it missed. LAME at 128 kbps measures up to half a
+   LU quieter than its input on speech; a 30 s excerpt measures that first, so the full encode lands at once.
+
+The limiter is a gain curve, not a compressor: for each sample the gain its true peak needs, then a moving minimum
+and a moving average of the same width, twice (2 ms, then 20 ms). A moving average of a moving minimum never
+exceeds the gain any sample within its reach needs, so no peak passes the threshold, and the gain moves in ramps
+(no clicks). Where a cold narration's time went before (seed summary): 4 ffmpeg passes with the limiter at
+96 kHz and a true-peak meter at 192 kHz, 8.4 s; now the measuring and limiting take well under a second and the
+encode is the main cost.
 """
 
 from __future__ import annotations
 
-import contextlib
-import re
-import warnings
+import math
 import wave
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import soxr
 
 from pipeline.atomic import TEMP_PREFIX
 from pipeline.errors import MediaError
 from pipeline.ffmpeg import FFmpeg, ProgressCallback
-from pipeline.narration.timeline import ChapterMark, Layout
-
-with warnings.catch_warnings():  # pydub warns at import when ffmpeg is not on PATH; we never let it run ffmpeg
-    warnings.simplefilter("ignore", RuntimeWarning)
-    from pydub import AudioSegment
+from pipeline.narration.loudness import (
+    Loudness,
+    integrated_loudness,
+    k_weighted_power,
+    loudness_of_steps,
+    measure,
+    peak_envelope,
+    step_length,
+    step_sums,
+)
+from pipeline.narration.timeline import ChapterMark
 
 
 @dataclass(frozen=True)
 class MasteringTarget:
     integrated_lufs: float = -16.0
     true_peak_dbtp: float = -1.0  # ceiling for the final MP3
-    headroom_db: float = 0.6  # aim this far under the ceiling before MP3 encoding (encoding adds peaks)
+    headroom_db: float = 0.8  # aim this far under the ceiling before MP3 encoding (encoding adds peaks)
     sample_rate: int = 44100
     bitrate_kbps: int = 128
 
 
 AIM_LU = 0.3  # mastering aims this close to the integrated target ...
 TOLERANCE_LU = 1.0  # ... and accepts this (the podcast contract: -16 LUFS ±1) when the peak ceiling fights it
-
-
-@dataclass(frozen=True)
-class Loudness:
-    integrated_lufs: float
-    true_peak_dbtp: float
-    lra: float = 0.0
+# ffmpeg's meter oversamples to 192 kHz, ours 4× (176.4 kHz at 44.1 kHz): the MP3 must clear the ceiling by this
+# much on our meter, so that any meter's reading of it does.
+METER_MARGIN_DB = 0.1
+ATTACK_SECONDS = 0.002  # the limiter's gain falls from 1 to 0 in this long before a peak (−6 dB in 1 ms) ...
+RELEASE_SECONDS = 0.050  # ... and rises from 0 to 1 in this long after it (from −6 dB in 25 ms)
+MAX_LIMITING_DB = 20.0  # the threshold stays within this much of the peak: beyond, loudness is given up instead
+_EXCERPT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
 class Solution:
-    """How a narration was mastered: the filter chain before the gain (resampling, limiter) and the gain."""
+    """How a narration was mastered: the limiter's threshold (dBFS before the gain; None: no limiter) and the
+    gain after it."""
 
-    chain: str
-    gain_db: float
-
-    @property
-    def filters(self) -> str:
-        return f"{self.chain},volume={self.gain_db:.3f}dB"
+    limit_db: float | None
+    gain_db: float  # includes encoder_db
+    encoder_db: float = 0.0  # how much quieter LAME made it, measured on an excerpt and made up in the gain
 
 
-def assemble(samples: Iterable[np.ndarray], placed: Layout, wav_path: Path) -> None:
-    """Write each sentence's int16 mono samples into a WAV file, with the silences of ``placed`` between them.
-
-    The audio is written from the same layout the timeline is built from, so word times match it to the frame.
-    Written piece by piece so memory stays bounded however long the summary is.
-    """
-    rate = placed.rate
-    with wave.open(str(wav_path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(_silence(placed.lead_in, rate).raw_data)
-        count = 0
-        for piece, length, pause in zip(samples, placed.lengths, placed.pause_after, strict=False):
-            if len(piece) != length:
-                raise MediaError(f"sentence audio of {len(piece)} frames laid out as {length}")
-            segment = AudioSegment(piece.astype(np.int16).tobytes(), frame_rate=rate, sample_width=2, channels=1)
-            out.writeframes((segment + _silence(pause, rate)).raw_data)
-            count += 1
-    if count != len(placed.lengths):
-        raise MediaError(f"{count} sentences of audio for a layout of {len(placed.lengths)}")
+def to_rate(samples: np.ndarray, source_rate: int, rate: int) -> np.ndarray:
+    """16-bit voice samples as float samples at ``rate``: SoX's resampler (band-limited, so a 24 kHz voice's band
+    edge is not imaged into the 44.1 kHz master)."""
+    floats = samples.astype(np.float32) / np.float32(32768)
+    if source_rate == rate or len(floats) == 0:
+        return floats
+    return np.asarray(soxr.resample(floats, source_rate, rate, quality="HQ"), dtype=np.float32)
 
 
-def _silence(frames: int, rate: int) -> AudioSegment:
-    return AudioSegment(b"\0\0" * frames, frame_rate=rate, sample_width=2, channels=1)
+RESAMPLER = f"soxr {soxr.__version__} HQ"
 
 
 def master(
@@ -103,46 +97,33 @@ def master(
     progress: ProgressCallback | None = None,
     start: Solution | None = None,
 ) -> tuple[Loudness, Solution]:
-    """Master ``wav_path`` to ``mp3_path`` (mono CBR MP3) at the target loudness; return the measured result
-    and the solution that got there.
+    """Master an audio file to ``mp3_path`` (mono CBR MP3) at the target loudness; return the MP3's measured
+    loudness and the solution that got there. (The narration itself is mastered in segments: ``segments``.)
 
-    Pass 1 measures; pass 2 applies a linear gain (after the limiter, when one is needed) and encodes; the MP3 is
-    then measured again and re-encoded if it missed: with a corrected gain, or — when encoding pushed the true peak
-    over the ceiling — with more headroom and a re-solved limiter. ``start`` (the solution of an earlier version
-    of this narration, e.g. before a one-sentence edit) is tried first: if its MP3 measures on target, the
-    measuring passes are skipped; if not, it only cost one encode.
+    ``start`` (the solution of an earlier version of the same audio) is kept when it still predicts the target.
     """
-    if start is not None:
-        with contextlib.suppress(MediaError):  # a stale or foreign solution: solve from scratch below
-            _encode(ffmpeg, wav_path, mp3_path, start.filters, target, progress)
-            result = measure(ffmpeg, mp3_path)
-            if _on_target(result, target):
-                return result, start
-    first = _first_look(ffmpeg, wav_path)  # pass 1
-    if first.integrated_lufs < -70:
-        raise MediaError("the narration is silent: nothing to master")
-    headroom = target.headroom_db
-    solution = plan_solution(ffmpeg, wav_path, target, first, headroom)
-    solution = Solution(solution.chain, solution.gain_db + _codec_offset(ffmpeg, wav_path, mp3_path, solution, target))
+    plan = Plan.of(read_audio(ffmpeg, wav_path, target.sample_rate), target.sample_rate)
+    if start is not None and predicts_target([plan.limited_steps(start.limit_db)], plan.rate, start, target):
+        solution = start
+    else:
+        solution = solve([plan], target, target.headroom_db)
+        offset = _codec_offset(ffmpeg, plan, solution, mp3_path)
+        solution = replace(solution, gain_db=solution.gain_db + offset, encoder_db=offset)
     kept = mp3_path.with_name(f"{TEMP_PREFIX}kept-{mp3_path.name}")  # hidden; a later run clears it if killed
     kept_result: tuple[Loudness, Solution] | None = None
-    result = first
+    headroom = target.headroom_db
+    result = Loudness(float("-inf"), float("-inf"))
     try:
-        for _attempt in range(4):  # pass 2, checked on the MP3 itself
-            _encode(ffmpeg, wav_path, mp3_path, solution.filters, target, progress)
-            result = measure(ffmpeg, mp3_path)
-            miss = target.integrated_lufs - result.integrated_lufs
-            over = result.true_peak_dbtp - target.true_peak_dbtp
-            if _on_target(result, target):
+        for _attempt in range(4):  # encoded, then checked on the MP3 itself
+            encode_mp3(ffmpeg, plan.apply(solution), mp3_path, target, progress)
+            result = measure_file(ffmpeg, mp3_path, target.sample_rate)
+            verdict = Verdict.of(result, target)
+            if verdict.on_target:
                 return result, solution
-            if over <= 0 and abs(miss) <= TOLERANCE_LU and kept_result is None:
+            if verdict.acceptable and kept_result is None:
                 mp3_path.replace(kept)  # within the contract: keep it while trying for the aim
                 kept_result = result, solution
-            if over > 0:  # encoding added more peak than the headroom allowed: limit harder, then re-solve
-                headroom += over + 0.2
-                solution = plan_solution(ffmpeg, wav_path, target, first, headroom)
-            else:
-                solution = Solution(solution.chain, solution.gain_db + miss)
+            solution, headroom = verdict.next_try(solution, [plan], target, headroom)
         if kept_result is not None:
             kept.replace(mp3_path)
             return kept_result
@@ -153,115 +134,114 @@ def master(
     )
 
 
-# Inter-sample peaks of the resampled master over the source's sample peak, allowed for when deciding whether a
-# gain alone keeps the ceiling (the MP3's true peak is measured afterwards either way).
-INTER_SAMPLE_DB = 0.6
-_EXCERPT_SECONDS = 30.0
+@dataclass(frozen=True)
+class Verdict:
+    """What the measurement of an encoded master says: on target, within the contract, or how far off."""
+
+    miss: float  # LU to add to reach the target
+    over: float  # dB the true peak is over the ceiling (with the meter margin); <= 0 when under
+
+    @classmethod
+    def of(cls, result: Loudness, target: MasteringTarget) -> Verdict:
+        return cls(
+            target.integrated_lufs - result.integrated_lufs,
+            result.true_peak_dbtp - (target.true_peak_dbtp - METER_MARGIN_DB),
+        )
+
+    @property
+    def on_target(self) -> bool:
+        return abs(self.miss) <= AIM_LU and self.over <= 0
+
+    @property
+    def acceptable(self) -> bool:
+        return abs(self.miss) <= TOLERANCE_LU and self.over <= 0
+
+    def next_try(
+        self, solution: Solution, plans: Sequence[Plan], target: MasteringTarget, headroom: float
+    ) -> tuple[Solution, float]:
+        """The solution to encode next, and the headroom it was solved with: with more headroom and a re-solved
+        limiter when encoding pushed the peak over the ceiling, else with the gain corrected by the miss."""
+        if self.over > 0:
+            headroom += self.over + 0.2
+            fresh = solve(plans, target, headroom)
+            return replace(fresh, gain_db=fresh.gain_db + solution.encoder_db, encoder_db=solution.encoder_db), headroom
+        # The miss is what encoding took away beyond the offset measured so far: it belongs to the encoder's share.
+        return replace(
+            solution, gain_db=solution.gain_db + self.miss, encoder_db=solution.encoder_db + self.miss
+        ), headroom
 
 
-def _first_look(ffmpeg: FFmpeg, wav_path: Path) -> Loudness:
-    """Integrated loudness by the meter (without its true-peak oversampling, most of a pass's cost) and the peak
-    from the samples themselves, read in blocks, plus the inter-sample allowance."""
-    loudness = measure(ffmpeg, wav_path, peak=False)
-    peak = 0
-    with wave.open(str(wav_path), "rb") as source:
-        while block := source.readframes(1 << 20):
-            samples = np.frombuffer(block, dtype="<i2")
-            peak = max(peak, int(np.abs(samples.astype(np.int32)).max(initial=0)))
-    peak_db = 20 * np.log10(peak / 32768) if peak else -120.0
-    return Loudness(loudness.integrated_lufs, float(peak_db) + INTER_SAMPLE_DB, loudness.lra)
+@dataclass(frozen=True)
+class Plan:
+    """A signal measured once for mastering: the K-weighted power and true-peak envelope the limiter and the gain
+    are solved from. A narration is mastered as one or several plans (its segments), solved together."""
+
+    signal: np.ndarray  # float32, mono
+    rate: int
+    peak_db: float  # true peak
+    power: np.ndarray  # K-weighted signal squared (float32)
+    steps: np.ndarray  # its sums over 100 ms steps, what gating blocks are made of
+    envelope: np.ndarray  # true peak each sample stands for (loudness.peak_envelope)
+
+    @classmethod
+    def of(cls, signal: np.ndarray, rate: int) -> Plan:
+        power = k_weighted_power(signal, rate)
+        envelope = peak_envelope(signal, rate)
+        highest = float(envelope.max(initial=0.0))
+        peak = 20 * math.log10(highest) if highest > 0 else float("-inf")
+        return cls(signal, rate, peak, power, step_sums(power, rate), envelope)
+
+    def apply(self, solution: Solution) -> np.ndarray:
+        """The mastered samples: limited (when the solution has a limiter), then the gain."""
+        mastered = self.signal * np.float32(10 ** (solution.gain_db / 20))
+        if solution.limit_db is not None:
+            for start, gain in self._limiter(solution.limit_db):
+                mastered[start : start + len(gain)] *= gain
+        return mastered
+
+    def limited_steps(self, limit_db: float | None) -> np.ndarray:
+        """The 100 ms step powers after limiting at ``limit_db`` (before the gain). The limiter's gain moves
+        slowly against the K-weighting filter's response, so the weighted power of the limited signal is the
+        gain squared times the weighted power (the MP3 is measured exactly afterwards)."""
+        steps = self.steps.copy()
+        if limit_db is None:
+            return steps
+        step = step_length(self.rate)
+        for start, gain in self._limiter(limit_db):
+            change = self.power[start : start + len(gain)] * (gain * gain - 1)
+            index = np.arange(start, start + len(gain)) // step
+            inside = index < len(steps)
+            steps += np.bincount(index[inside], weights=change[inside], minlength=len(steps))
+        return steps
+
+    def _limiter(self, limit_db: float) -> list[tuple[int, np.ndarray]]:
+        return limiter_gain(self.envelope, 10 ** (limit_db / 20), self.rate)
 
 
-def _codec_offset(ffmpeg: FFmpeg, wav_path: Path, mp3_path: Path, solution: Solution, target: MasteringTarget) -> float:
-    """How much louder the input must be for the MP3 to land on the target: LAME at 128 kbps measures up to half a
-    LU under its input on speech. Measured on a 30 s excerpt from the middle (one encode that also meters its
-    input, one measurement of the excerpt's MP3), so the full encode lands at the first attempt. 0 for short
-    narrations, where a second full encode costs little."""
-    with wave.open(str(wav_path), "rb") as source:
-        duration = source.getnframes() / source.getframerate()
-    if duration < 3 * _EXCERPT_SECONDS:
-        return 0.0
-    excerpt = mp3_path.with_name(f"{TEMP_PREFIX}excerpt-{mp3_path.name}")
-    window = ["-ss", f"{duration / 2 - _EXCERPT_SECONDS / 2:.3f}", "-t", f"{_EXCERPT_SECONDS:.3f}"]
-    try:
-        stderr = ffmpeg.run(
-            [*window, "-i", wav_path, "-filter_complex",
-             f"[0:a]{solution.filters},asplit=2[encode][meter];[meter]ebur128=framelog=quiet,anullsink",
-             "-map", "[encode]", "-ar", str(target.sample_rate), "-ac", "1", "-c:a", "libmp3lame",
-             "-b:a", f"{target.bitrate_kbps}k", excerpt],
-            what="measuring the MP3 encoder on an excerpt",
-        )  # fmt: skip
-        before = _EBU_I.search(stderr[stderr.rfind("Summary:") :])
-        after = measure(ffmpeg, excerpt, peak=False)
-    finally:
-        excerpt.unlink(missing_ok=True)
-    if before is None:
-        return 0.0
-    offset = float(before.group(1)) - after.integrated_lufs
-    return offset if abs(offset) <= TOLERANCE_LU else 0.0  # beyond that the excerpt is not telling the truth
+def solve(plans: Sequence[Plan], target: MasteringTarget, headroom: float) -> Solution:
+    """The solution that should land ``plans`` (one narration) on the target with ``headroom`` dB under the peak
+    ceiling.
 
-
-def _on_target(result: Loudness, target: MasteringTarget) -> bool:
-    return (
-        abs(target.integrated_lufs - result.integrated_lufs) <= AIM_LU
-        and result.true_peak_dbtp <= target.true_peak_dbtp
-    )
-
-
-def plan_solution(
-    ffmpeg: FFmpeg, wav_path: Path, target: MasteringTarget, first: Loudness, headroom: float
-) -> Solution:
-    """The solution that should land on the target with ``headroom`` dB under the peak ceiling."""
+    Without a limiter when the gain alone keeps the peaks under it; otherwise the threshold L (dB before the
+    gain) with L + gain(L) = the goal peak, where gain(L) is what the narration limited at L needs to reach the
+    target loudness — found by a secant iteration (2–4 cheap steps)."""
+    rate = plans[0].rate
+    loudness = loudness_of_steps(np.concatenate([plan.steps for plan in plans]), rate)
+    if loudness < -70:
+        raise MediaError("the narration is silent: nothing to master")
     goal_peak = target.true_peak_dbtp - headroom
-    gain = target.integrated_lufs - first.integrated_lufs
-    if first.true_peak_dbtp + gain <= goal_peak:
-        return Solution(resampler(target.sample_rate), gain)
-    return Solution(*_solve_limiter(ffmpeg, wav_path, target, goal_peak, gain))
-
-
-def resampler(rate: int) -> str:
-    """The resampling filter to ``rate``: SoX's resampler (band-limited, no imaging of a 24 kHz voice's band edge
-    into the 44.1 kHz master), which ffmpeg's default swr interpolator approximates with a shorter filter."""
-    return f"aresample={rate}:resampler=soxr"
-
-
-def _source_rate(wav_path: Path, default: int) -> int:
-    """The sample rate in a WAV file's ``fmt `` chunk (PCM or float; the ``wave`` module reads only PCM)."""
-    with open(wav_path, "rb") as handle:
-        head = handle.read(1 << 16)
-    found = head.find(b"fmt ", 12)
-    if head[:4] != b"RIFF" or found < 0 or len(head) < found + 16:
-        return default
-    return int.from_bytes(head[found + 12 : found + 16], "little") or default
-
-
-def _solve_limiter(
-    ffmpeg: FFmpeg, wav_path: Path, target: MasteringTarget, goal_peak: float, gain: float
-) -> tuple[str, float]:
-    """Find the limiter threshold L (dB, input scale) with L + gain(L) = goal_peak, and that gain.
-
-    The peak ceiling binds before the loudness target, so peaks are limited first — at 4x the output rate, so
-    sample peaks stand for true peaks. Limiting lowers the loudness, which raises the gain needed afterwards:
-    the threshold and the gain are solved together by a secant iteration (2–3 measurements).
-    """
-    limit = goal_peak - gain
+    gain = target.integrated_lufs - loudness
+    if max(plan.peak_db for plan in plans) + gain <= goal_peak:
+        return Solution(None, gain)
+    peak = max(plan.peak_db for plan in plans)
+    floor = peak - MAX_LIMITING_DB
+    limit = max(goal_peak - gain, floor)
     tried: list[tuple[float, float]] = []  # (threshold, residual)
-    chain = ""
-    source_rate = _source_rate(wav_path, target.sample_rate)
-    for _step in range(5):
-        limit = max(limit, -23.9)  # alimiter accepts down to 0.0625 (-24 dB)
-        chain = _limiter(limit, source_rate, target.sample_rate)
-        # Only the loudness after limiting matters here (the limiter sets the peaks): no true-peak meter, whose
-        # 192 kHz oversampling is most of a measuring pass's cost.
-        gain = target.integrated_lufs - measure(ffmpeg, wav_path, chain, peak=False).integrated_lufs
+    for _step in range(6):
+        limited = loudness_of_steps(np.concatenate([plan.limited_steps(limit) for plan in plans]), rate)
+        gain = target.integrated_lufs - limited
         residual = goal_peak - gain - limit  # > 0: headroom left; < 0: peaks would pass the ceiling
-        if -0.05 <= residual <= 0.4:
-            break
-        if not tried and -0.5 <= residual < -0.05:
-            # Nearly there: limit that much harder and keep the gain. Limiting 0.5 dB more costs well under the
-            # aim's 0.3 LU of loudness, and the MP3 is measured anyway; this saves a whole measuring pass.
-            limit += residual
-            chain = _limiter(max(limit, -23.9), source_rate, target.sample_rate)
+        if -0.05 <= residual <= 0.05 or (limit <= floor and residual < 0):
             break
         tried.append((limit, residual))
         if len(tried) >= 2 and tried[-1][1] != tried[-2][1]:
@@ -269,70 +249,103 @@ def _solve_limiter(
             limit = l1 - r1 * (l1 - l0) / (r1 - r0)
         else:
             limit += residual
-    return chain, gain
+        limit = max(limit, floor)
+    return Solution(limit, min(gain, goal_peak - limit))  # the peaks never pass the goal: loudness gives way
 
 
-def _limiter(limit_db: float, source_rate: int, rate: int) -> str:
-    """Peak limiting at 4x the source rate (sample peaks there stand for true peaks), then to ``rate``."""
-    return (
-        f"aresample={source_rate * 4}:resampler=soxr,"
-        f"alimiter=limit={10 ** (limit_db / 20):.5f}:attack=1:release=50:level=false:latency=true,"
-        f"{resampler(rate)}"
+def predicts_target(limited: Sequence[np.ndarray], rate: int, solution: Solution, target: MasteringTarget) -> bool:
+    """Whether ``solution`` (from an earlier version of this narration) still lands it on target, from each
+    part's step powers after the solution's limiter (a limiter holds the peaks; without one they are checked
+    when the MP3 is measured)."""
+    loudness = loudness_of_steps(np.concatenate(list(limited)), rate) + solution.gain_db - solution.encoder_db
+    return abs(loudness - target.integrated_lufs) <= AIM_LU / 2
+
+
+def limiter_gain(envelope: np.ndarray, limit: float, rate: int) -> list[tuple[int, np.ndarray]]:
+    """The limiter's gain where it is not 1, as (first sample, gains) runs: at most what each sample's true peak
+    needs to stay under ``limit``, falling before a peak in at most ``ATTACK_SECONDS`` and rising after it in
+    ``RELEASE_SECONDS`` (straight ramps of the gain from 0 to 1; in dB a deep cut recovers fast, a slight one
+    slowly, like an exponential release).
+
+    The gain at n is the least, over all samples k, of what k needs plus the ramp from k to n — a running minimum
+    each way (``np.minimum.accumulate``), so no peak passes the limit and the cost is linear. Only the stretches
+    around samples over the limit are computed: elsewhere the gain is 1."""
+    over = np.flatnonzero(envelope > limit)
+    if over.size == 0:
+        return []
+    before, after = math.ceil(ATTACK_SECONDS * rate), math.ceil(RELEASE_SECONDS * rate)
+    breaks = np.flatnonzero(np.diff(over) > before + after)
+    firsts = np.maximum(np.concatenate(([over[0]], over[breaks + 1])) - before, 0)
+    lasts = np.minimum(np.concatenate((over[breaks], [over[-1]])) + after + 1, len(envelope))
+    runs = []
+    for first, last in zip(firsts, lasts, strict=True):
+        need = np.minimum(1.0, limit / np.maximum(envelope[first:last], 1e-9, dtype=np.float64))
+        ramp = np.arange(last - first, dtype=np.float64)
+        gain = np.minimum.accumulate(need - ramp / after) + ramp / after  # rising after each peak
+        gain = np.minimum.accumulate((gain + ramp / before)[::-1])[::-1] - ramp / before  # falling before it
+        runs.append((int(first), gain.astype(np.float32)))
+    return runs
+
+
+def _codec_offset(ffmpeg: FFmpeg, plan: Plan, solution: Solution, mp3_path: Path) -> float:
+    """How much louder the input must be for the MP3 to land on the target: LAME at 128 kbps measures up to half a
+    LU under its input on speech. Measured on a 30 s excerpt from the middle, so the full encode lands at the
+    first attempt. 0 for short narrations, where a second full encode costs little."""
+    duration = len(plan.signal) / plan.rate
+    if duration < 3 * _EXCERPT_SECONDS:
+        return 0.0
+    middle, half = len(plan.signal) // 2, int(_EXCERPT_SECONDS * plan.rate / 2)
+    mastered = plan.apply(solution)[middle - half : middle + half]
+    excerpt = mp3_path.with_name(f"{TEMP_PREFIX}excerpt-{mp3_path.name}")
+    try:
+        encode_mp3(ffmpeg, mastered, excerpt, MasteringTarget(sample_rate=plan.rate), None)
+        after = integrated_loudness(decode(ffmpeg, excerpt, plan.rate), plan.rate)
+    finally:
+        excerpt.unlink(missing_ok=True)
+    offset = integrated_loudness(mastered, plan.rate) - after
+    return offset if abs(offset) <= TOLERANCE_LU else 0.0  # beyond that the excerpt is not telling the truth
+
+
+def read_audio(ffmpeg: FFmpeg, path: Path, rate: int) -> np.ndarray:
+    """Mono float samples of an audio file at ``rate``: a 16-bit WAV (what ``assemble`` writes) is read and
+    resampled here with SoX's resampler; anything else is decoded by ffmpeg."""
+    try:
+        with wave.open(str(path), "rb") as source:
+            if source.getsampwidth() == 2 and source.getnchannels() == 1:
+                pcm = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
+                return to_rate(pcm, source.getframerate(), rate)
+    except (wave.Error, EOFError):
+        pass  # not a PCM WAV (e.g. 32-bit float): ffmpeg reads it
+    return decode(ffmpeg, path, rate)
+
+
+def decode(ffmpeg: FFmpeg, path: Path, rate: int) -> np.ndarray:
+    """A file's audio as mono float samples at ``rate``, decoded (and resampled with soxr) by ffmpeg."""
+    raw = ffmpeg.pipe(
+        ["-i", path, "-af", f"aresample={rate}:resampler=soxr", "-ac", "1", "-f", "f32le", "pipe:1"],
+        b"",
+        what=f"decoding {path.name}",
     )
+    return np.frombuffer(raw, dtype="<f4")
 
 
-def _encode(
-    ffmpeg: FFmpeg,
-    source: Path,
-    mp3_path: Path,
-    chain: str,
-    target: MasteringTarget,
-    progress: ProgressCallback | None,
+def measure_file(ffmpeg: FFmpeg, path: Path, rate: int = 44100) -> Loudness:
+    """Integrated loudness, true peak and loudness range of an audio file, decoded at ``rate``."""
+    return measure(decode(ffmpeg, path, rate), rate)
+
+
+def encode_mp3(
+    ffmpeg: FFmpeg, samples: np.ndarray, mp3_path: Path, target: MasteringTarget, progress: ProgressCallback | None
 ) -> None:
+    """Mono CBR MP3 of float ``samples`` at the target's rate and bitrate, with a LAME (Xing) header."""
     ffmpeg.run(
-        [
-            "-i",
-            source,
-            "-af",
-            chain,
-            "-ar",
-            str(target.sample_rate),
-            "-ac",
-            "1",
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            f"{target.bitrate_kbps}k",
-            "-map_metadata",
-            "-1",
-            "-id3v2_version",
-            "4",
-            "-write_xing",
-            "1",
-            mp3_path,
-        ],
+        ["-f", "f32le", "-ar", str(target.sample_rate), "-ac", "1", "-i", "pipe:0",
+         "-c:a", "libmp3lame", "-b:a", f"{target.bitrate_kbps}k", "-map_metadata", "-1",
+         "-id3v2_version", "4", "-write_xing", "1", "-f", "mp3", mp3_path],
+        input_bytes=np.ascontiguousarray(samples, dtype="<f4").tobytes(),
         progress=progress,
-        what="mastering the narration",
-    )
-
-
-_EBU_I = re.compile(r"Integrated loudness:\s*I:\s*(-?[\d.]+|-inf) LUFS.*?LRA:\s*(-?[\d.]+) LU", re.S)
-_EBU_PEAK = re.compile(r"True peak:\s*Peak:\s*(-?[\d.]+|-inf) dBFS", re.S)
-
-
-def measure(ffmpeg: FFmpeg, path: Path, chain: str = "", peak: bool = True) -> Loudness:
-    """Integrated loudness and true peak of a file (after ``chain``, if given), by ffmpeg's EBU R128 meter.
-    With ``peak=False`` the true peak is not measured (reported as -inf)."""
-    meter = "ebur128=peak=true:framelog=quiet" if peak else "ebur128=framelog=quiet"
-    stderr = ffmpeg.run(
-        ["-i", path, "-af", f"{chain},{meter}" if chain else meter, "-f", "null", "-"], what="measuring loudness"
-    )
-    summary = stderr[stderr.rfind("Summary:") :]
-    loud, found_peak = _EBU_I.search(summary), _EBU_PEAK.search(summary)
-    if not loud or (peak and not found_peak):
-        raise MediaError(f"could not read the loudness of {path}")
-    true_peak = float(found_peak.group(1)) if peak and found_peak else float("-inf")
-    return Loudness(float(loud.group(1)), true_peak, float(loud.group(2)))
+        what="encoding the narration",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 The cache key covers every sentence's synthesis key, the layout's pauses, the mastering target, the tags, the
 cover and the chapters, so an unchanged summary reuses the MP3 and its measured loudness without running ffmpeg.
-After an edit, mastering starts from the previous solution (the limiter and gain of the last render of the same
-output folder), which usually saves the measuring passes.
+After an edit, mastering keeps the previous solution (the limiter threshold and gain of the last render of the same
+output folder) when it still lands on target, so the narration changes only where the edit is.
 """
 
 from __future__ import annotations
@@ -13,17 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pipeline import atomic
 from pipeline.cache import Cache, content_key
 from pipeline.ffmpeg import FFmpeg
-from pipeline.narration.audio import Loudness, MasteringTarget, Solution, Tags, assemble, master, write_tags
+from pipeline.narration.audio import RESAMPLER, MasteringTarget, Solution, Tags, write_tags
 from pipeline.narration.document import Document
+from pipeline.narration.loudness import Loudness
+from pipeline.narration.segments import Segment, master_segments, split
 from pipeline.narration.synthesis import SpokenSentence
 from pipeline.narration.timeline import Layout, Pauses, Timeline
 from pipeline.progress import Progress, quiet, seconds_of
 
 # Bump when the mastered output for the same inputs changes, so old cache entries are not reused.
-STAGE = "narration/1"
+STAGE = "narration/2"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ def tags_for(document: Document) -> Tags:
 
 def mastered_narration(
     sentences: list[SpokenSentence],
+    voiced: list[np.ndarray],
     placed: Layout,
     pauses: Pauses,
     timeline: Timeline,
@@ -57,7 +62,8 @@ def mastered_narration(
     previous: Solution | None = None,
     progress: Progress = quiet,
 ) -> MasteredNarration:
-    """The narration MP3 for these sentences, from the cache or assembled, mastered and tagged now."""
+    """The narration MP3 for these sentences (``voiced``: each one's samples at the master rate, laid out by
+    ``placed``), from the cache or mastered and tagged now."""
     chapters = timeline.chapters
     key = content_key(
         STAGE, [s.key for s in sentences], pauses, target, tags, hashlib.sha256(cover).hexdigest(), chapters
@@ -67,16 +73,19 @@ def mastered_narration(
     if cached is not None and meta is not None:
         return MasteredNarration(cached, Loudness(**meta["loudness"]), solution_from(meta.get("mastering")))
 
-    with cache.scratch() as work, atomic.atomic_path(cache.path("narration", key, ".mp3")) as mp3:
-        assemble((s.synthesis.samples for s in sentences), placed, work / "narration.wav")
-        loudness, solution = master(
-            ffmpeg,
-            work / "narration.wav",
-            mp3,
-            target,
+    def audio(segment: Segment) -> np.ndarray:
+        samples = np.zeros(segment.samples, dtype=np.float32)
+        for index in segment.sentences:
+            at = placed.starts[index] - segment.start
+            samples[at : at + len(voiced[index])] = voiced[index]
+        return samples
+
+    segments = split(placed, [s.key for s in sentences], RESAMPLER)
+    with atomic.atomic_path(cache.path("narration", key, ".mp3")) as mp3:
+        loudness, solution = master_segments(
+            segments, audio, mp3, target, ffmpeg, cache, start=previous,
             progress=seconds_of(progress, "Mastering narration", placed.duration),
-            start=previous,
-        )
+        )  # fmt: skip
         write_tags(mp3, tags, cover, chapters)
     cache.put_json("narration", key, {"loudness": loudness.__dict__, "mastering": solution.__dict__})
     return MasteredNarration(cache.path("narration", key, ".mp3"), loudness, solution)
@@ -85,6 +94,9 @@ def mastered_narration(
 def solution_from(value: Any) -> Solution | None:
     """A mastering solution from a record or cache entry, if it holds a well-formed one."""
     try:
-        return Solution(str(value["chain"]), float(value["gain_db"]))
+        limit = value["limit_db"]
+        return Solution(
+            None if limit is None else float(limit), float(value["gain_db"]), float(value.get("encoder_db", 0.0))
+        )
     except (TypeError, KeyError, ValueError):
         return None

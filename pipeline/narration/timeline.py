@@ -39,6 +39,8 @@ class Layout:
     pause_after: tuple[int, ...]  # frames of silence after each sentence
     starts: tuple[int, ...]  # first frame of each sentence
     total: int  # frames in all
+    grid: int = 0  # the MP3 frame the segments are aligned to (0: not aligned)
+    segments: tuple[tuple[int, int], ...] = ()  # (first sentence, first frame) of each segment after the first
 
     def start_seconds(self, sentence: int) -> float:
         return self.starts[sentence] / self.rate
@@ -48,13 +50,21 @@ class Layout:
         return self.total / self.rate
 
 
-def layout(document: Document, lengths: list[int], rate: int, pauses: Pauses) -> Layout:
-    """Place sentences of ``lengths`` frames with the pause each one's place in the document calls for."""
+def layout(document: Document, lengths: list[int], rate: int, pauses: Pauses, grid: int = 0) -> Layout:
+    """Place sentences of ``lengths`` frames with the pause each one's place in the document calls for.
+
+    With a ``grid`` (an MP3 frame's samples), the narration is also cut into segments that can be encoded on their
+    own (``segments``): after each pause long enough, a segment starts on a multiple of the grid, one grid step
+    before its first sentence, and the previous one ends a grid step before that; the pause grows by less than a
+    grid step for it. The total is then a multiple of the grid too.
+    """
     seconds: list[float] = []
+    splittable: list[bool] = []  # after this sentence, may a segment start?
     for c, chapter in enumerate(document.chapters):
         for p, paragraph in enumerate(chapter.paragraphs):
             for s, _sentence in enumerate(paragraph.sentences):
-                if s < len(paragraph.sentences) - 1:
+                last_in_paragraph = s == len(paragraph.sentences) - 1
+                if not last_in_paragraph:
                     seconds.append(pauses.sentence)
                 elif p < len(chapter.paragraphs) - 1:
                     seconds.append(pauses.paragraph)
@@ -62,13 +72,26 @@ def layout(document: Document, lengths: list[int], rate: int, pauses: Pauses) ->
                     seconds.append(pauses.chapter)
                 else:
                     seconds.append(pauses.tail)
-    pause_after = tuple(round(value * rate) for value in seconds)
+                splittable.append(last_in_paragraph)
+    nominal = [round(value * rate) for value in seconds]
     position = lead_in = round(pauses.lead_in * rate)
-    starts = []
-    for length, pause in zip(lengths, pause_after, strict=True):
+    starts: list[int] = []
+    segments: list[tuple[int, int]] = []
+    for index, length in enumerate(lengths):
+        if index and grid and splittable[index - 1] and nominal[index - 1] >= _MIN_SPLIT_GRIDS * grid:
+            end = starts[-1] + lengths[index - 1]
+            boundary = -(-max(end + grid, position - grid) // grid) * grid
+            segments.append((index, boundary))
+            position = boundary + grid
         starts.append(position)
-        position += length + pause
-    return Layout(rate, lead_in, tuple(lengths), pause_after, tuple(starts), position)
+        position += length + nominal[index]
+    if grid:
+        position = -(-position // grid) * grid
+    pause_after = tuple(b - a - n for a, b, n in zip(starts, [*starts[1:], position], lengths, strict=True))
+    return Layout(rate, lead_in, tuple(lengths), pause_after, tuple(starts), position, grid, tuple(segments))
+
+
+_MIN_SPLIT_GRIDS = 4  # a segment starts only after a pause of at least this many grid steps
 
 
 @dataclass(frozen=True)

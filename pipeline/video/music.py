@@ -33,19 +33,22 @@ from pipeline.errors import InputError
 from pipeline.ffmpeg import FFmpeg
 from pipeline.narration.audio import (
     AIM_LU,
-    Loudness,
+    METER_MARGIN_DB,
     MasteringTarget,
+    Plan,
     Solution,
     Tags,
     master,
-    measure,
-    plan_solution,
+    measure_file,
+    read_audio,
+    solve,
     write_tags,
 )
+from pipeline.narration.loudness import Loudness
 from pipeline.narration.timeline import Timeline, Word
 from pipeline.progress import Progress, quiet, seconds_of
 
-MUSIC_STAGE = "music/2"
+MUSIC_STAGE = "music/3"
 RATE = 44100
 _BLOCK_SECONDS = 10.0  # the bed is written in blocks: memory stays flat however long the narration is
 _CONTROL_STEP = RATE // 1000  # samples between two points of the gain envelope
@@ -300,20 +303,22 @@ def mix(ffmpeg: FFmpeg, narration: Path, bed: Path, cache: Cache, target: Master
              "-c:a", "pcm_f32le", summed],
             what="mixing the narration with the music bed",
         )  # fmt: skip
-        loudness = measure(ffmpeg, summed)
-        solution = Solution(f"aresample={target.sample_rate}", 0.0)
-        if (
-            abs(loudness.integrated_lufs - target.integrated_lufs) > AIM_LU
-            or loudness.true_peak_dbtp > target.true_peak_dbtp
-        ):
-            solution = plan_solution(ffmpeg, summed, target, loudness, headroom=0.2)
+        loudness = measure_file(ffmpeg, summed, target.sample_rate)
+        solution = Solution(None, 0.0)
         with atomic.atomic_path(final) as tmp:
-            if solution.gain_db == 0.0 and solution.chain == f"aresample={target.sample_rate}":
+            if (
+                abs(loudness.integrated_lufs - target.integrated_lufs) <= AIM_LU
+                and loudness.true_peak_dbtp <= target.true_peak_dbtp - METER_MARGIN_DB
+            ):
                 summed.replace(tmp)  # on target as it is (the usual case): kept as summed, 32-bit float
             else:
-                ffmpeg.run(["-i", summed, "-af", solution.filters, "-ac", "1", "-c:a", "pcm_f32le", "-f", "wav", tmp],
+                plan = Plan.of(read_audio(ffmpeg, summed, target.sample_rate), target.sample_rate)
+                solution = solve([plan], target, headroom=0.2)
+                ffmpeg.run(["-f", "f32le", "-ar", str(target.sample_rate), "-ac", "1", "-i", "pipe:0",
+                            "-c:a", "pcm_f32le", "-f", "wav", tmp],
+                           input_bytes=plan.apply(solution).astype("<f4").tobytes(),
                            what="mastering the narration with the music bed")  # fmt: skip
-                loudness = measure(ffmpeg, tmp)
+                loudness = measure_file(ffmpeg, tmp, target.sample_rate)
     cache.put_json("music", key, {"loudness": loudness.__dict__, "solution": solution.__dict__})
     return Soundtrack(final, bed, loudness, solution)
 
