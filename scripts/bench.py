@@ -319,7 +319,8 @@ def engines(bench: Bench) -> list[Row]:
         narration = synthesis + result["seconds"]["narration"]
         rows += [
             Row(f"{engine}: word error rate", score.wer, "",
-                f"PocketSphinx on the mastered MP3, {score.errors} errors in {score.words} words; "
+                f"PocketSphinx on the mastered MP3, {score.errors} errors in {score.words} words "
+                f"({score.errors_verbatim} counting every spelling, e.g. ok/okay, they're/they are); "
                 f"{score.wer_known:.3f} when the {score.unknown} words it has no entry for may be heard as any word"),
             Row(f"{engine}: cold synthesis speed", speech / synthesis, "× real time",
                 f"{speech:.1f} s of speech in {synthesis:.2f} s (voice loading included)"),

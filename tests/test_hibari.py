@@ -284,3 +284,17 @@ def test_any_speech_tokens_get_one_phoneme_group_each(tokens: list[str]) -> None
     assert len(ids) == len(owner) and set(owner) <= {-1, *range(len(tokens))}
     spoken = [o for o in owner if o >= 0]
     assert spoken == sorted(spoken)  # each token's phonemes in order, never interleaved
+
+
+def test_scoring_conventions_do_not_charge_the_recogniser_spelling() -> None:
+    """Contractions, ok/okay and compounds written together or apart are one reading; anything else still counts."""
+    from pipeline.narration.intelligibility import comparable, edit_distance
+
+    def errors(reference: str, heard: str) -> int:
+        said = comparable(reference.split(), comparable(heard.split(), ()))
+        return edit_distance(said, comparable(heard.split(), said))
+
+    assert errors("they are okay with secondhand things", "they're ok with second hand things") == 0
+    assert errors("she could not go to the second hand shop", "she couldn't go to the secondhand shop") == 0
+    assert errors("that is it", "that it") == 1
+    assert errors("kathy remembers", "happy remembers") == 1

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import math
 import wave
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,7 @@ from pipeline.narration.timeline import ChapterMark
 class MasteringTarget:
     integrated_lufs: float = -16.0
     true_peak_dbtp: float = -1.0  # ceiling for the final MP3
-    headroom_db: float = 0.8  # aim this far under the ceiling before MP3 encoding (encoding adds peaks)
+    headroom_db: float = 0.6  # aim this far under the ceiling before MP3 encoding (encoding adds peaks)
     sample_rate: int = 44100
     bitrate_kbps: int = 128
 
@@ -75,6 +75,11 @@ class Solution:
     limit_db: float | None
     gain_db: float  # includes encoder_db
     encoder_db: float = 0.0  # how much quieter LAME made it, measured on an excerpt and made up in the gain
+
+    def rounded(self) -> Solution:
+        """To a thousandth of a dB, as render.json records it: the same solution read back is equal to it."""
+        limit = None if self.limit_db is None else round(self.limit_db, 3)
+        return Solution(limit, round(self.gain_db, 3), round(self.encoder_db, 3))
 
 
 def to_rate(samples: np.ndarray, source_rate: int, rate: int) -> np.ndarray:
@@ -102,13 +107,13 @@ def master(
 
     ``start`` (the solution of an earlier version of the same audio) is kept when it still predicts the target.
     """
-    plan = Plan.of(read_audio(ffmpeg, wav_path, target.sample_rate), target.sample_rate)
+    signal = read_audio(ffmpeg, wav_path, target.sample_rate)
+    plan = Plan.of(lambda: signal, target.sample_rate)
     if start is not None and predicts_target([plan.limited_steps(start.limit_db)], plan.rate, start, target):
         solution = start
     else:
         solution = solve([plan], target, target.headroom_db)
-        offset = _codec_offset(ffmpeg, plan, solution, mp3_path)
-        solution = replace(solution, gain_db=solution.gain_db + offset, encoder_db=offset)
+        solution = solve([plan], target, target.headroom_db, _codec_offset(ffmpeg, plan, solution, mp3_path))
     kept = mp3_path.with_name(f"{TEMP_PREFIX}kept-{mp3_path.name}")  # hidden; a later run clears it if killed
     kept_result: tuple[Loudness, Solution] | None = None
     headroom = target.headroom_db
@@ -163,12 +168,9 @@ class Verdict:
         limiter when encoding pushed the peak over the ceiling, else with the gain corrected by the miss."""
         if self.over > 0:
             headroom += self.over + 0.2
-            fresh = solve(plans, target, headroom)
-            return replace(fresh, gain_db=fresh.gain_db + solution.encoder_db, encoder_db=solution.encoder_db), headroom
+            return solve(plans, target, headroom, solution.encoder_db), headroom
         # The miss is what encoding took away beyond the offset measured so far: it belongs to the encoder's share.
-        return replace(
-            solution, gain_db=solution.gain_db + self.miss, encoder_db=solution.encoder_db + self.miss
-        ), headroom
+        return solve(plans, target, headroom, solution.encoder_db + self.miss), headroom
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ class Plan:
     """A signal measured once for mastering: the K-weighted power and true-peak envelope the limiter and the gain
     are solved from. A narration is mastered as one or several plans (its segments), solved together."""
 
-    signal: np.ndarray  # float32, mono
+    samples: Callable[[], np.ndarray]  # the signal (float32, mono), made again when needed: not held meanwhile
     rate: int
     peak_db: float  # true peak
     power: np.ndarray  # K-weighted signal squared (float32)
@@ -184,16 +186,17 @@ class Plan:
     envelope: np.ndarray  # true peak each sample stands for (loudness.peak_envelope)
 
     @classmethod
-    def of(cls, signal: np.ndarray, rate: int) -> Plan:
+    def of(cls, samples: Callable[[], np.ndarray], rate: int) -> Plan:
+        signal = samples()
         power = k_weighted_power(signal, rate)
         envelope = peak_envelope(signal, rate)
         highest = float(envelope.max(initial=0.0))
         peak = 20 * math.log10(highest) if highest > 0 else float("-inf")
-        return cls(signal, rate, peak, power, step_sums(power, rate), envelope)
+        return cls(samples, rate, peak, power, step_sums(power, rate), envelope)
 
     def apply(self, solution: Solution) -> np.ndarray:
         """The mastered samples: limited (when the solution has a limiter), then the gain."""
-        mastered = self.signal * np.float32(10 ** (solution.gain_db / 20))
+        mastered = self.samples() * np.float32(10 ** (solution.gain_db / 20))
         if solution.limit_db is not None:
             for start, gain in self._limiter(solution.limit_db):
                 mastered[start : start + len(gain)] *= gain
@@ -208,38 +211,43 @@ class Plan:
             return steps
         step = step_length(self.rate)
         for start, gain in self._limiter(limit_db):
-            change = self.power[start : start + len(gain)] * (gain * gain - 1)
-            index = np.arange(start, start + len(gain)) // step
-            inside = index < len(steps)
-            steps += np.bincount(index[inside], weights=change[inside], minlength=len(steps))
+            change = self.power[start : start + len(gain)] * (gain * gain - np.float32(1))
+            edges = np.arange(-(start % step), len(change), step)  # where each step begins, relative to the run
+            sums = np.add.reduceat(change, np.maximum(edges, 0), dtype=np.float64)
+            first = start // step
+            count = min(len(sums), len(steps) - first)
+            steps[first : first + count] += sums[:count]
         return steps
 
     def _limiter(self, limit_db: float) -> list[tuple[int, np.ndarray]]:
         return limiter_gain(self.envelope, 10 ** (limit_db / 20), self.rate)
 
 
-def solve(plans: Sequence[Plan], target: MasteringTarget, headroom: float) -> Solution:
+def solve(plans: Sequence[Plan], target: MasteringTarget, headroom: float, encoder_db: float = 0.0) -> Solution:
     """The solution that should land ``plans`` (one narration) on the target with ``headroom`` dB under the peak
     ceiling.
 
     Without a limiter when the gain alone keeps the peaks under it; otherwise the threshold L (dB before the
     gain) with L + gain(L) = the goal peak, where gain(L) is what the narration limited at L needs to reach the
-    target loudness — found by a secant iteration (2–4 cheap steps)."""
+    target loudness — found by a secant iteration (2–4 cheap steps). ``encoder_db`` is what the MP3 encoder will
+    take away from the loudness (not from the peaks): the samples are mastered that much louder, under the same
+    peak goal."""
     rate = plans[0].rate
+    aim = target.integrated_lufs + encoder_db
     loudness = loudness_of_steps(np.concatenate([plan.steps for plan in plans]), rate)
     if loudness < -70:
         raise MediaError("the narration is silent: nothing to master")
     goal_peak = target.true_peak_dbtp - headroom
-    gain = target.integrated_lufs - loudness
+    gain = aim - loudness
     if max(plan.peak_db for plan in plans) + gain <= goal_peak:
-        return Solution(None, gain)
+        return Solution(None, gain, encoder_db)
     peak = max(plan.peak_db for plan in plans)
     floor = peak - MAX_LIMITING_DB
     limit = max(goal_peak - gain, floor)
     tried: list[tuple[float, float]] = []  # (threshold, residual)
     for _step in range(6):
         limited = loudness_of_steps(np.concatenate([plan.limited_steps(limit) for plan in plans]), rate)
-        gain = target.integrated_lufs - limited
+        gain = aim - limited
         residual = goal_peak - gain - limit  # > 0: headroom left; < 0: peaks would pass the ceiling
         if -0.05 <= residual <= 0.05 or (limit <= floor and residual < 0):
             break
@@ -250,7 +258,7 @@ def solve(plans: Sequence[Plan], target: MasteringTarget, headroom: float) -> So
         else:
             limit += residual
         limit = max(limit, floor)
-    return Solution(limit, min(gain, goal_peak - limit))  # the peaks never pass the goal: loudness gives way
+    return Solution(limit, min(gain, goal_peak - limit), encoder_db)  # the peaks never pass the goal
 
 
 def predicts_target(limited: Sequence[np.ndarray], rate: int, solution: Solution, target: MasteringTarget) -> bool:
@@ -291,10 +299,10 @@ def _codec_offset(ffmpeg: FFmpeg, plan: Plan, solution: Solution, mp3_path: Path
     """How much louder the input must be for the MP3 to land on the target: LAME at 128 kbps measures up to half a
     LU under its input on speech. Measured on a 30 s excerpt from the middle, so the full encode lands at the
     first attempt. 0 for short narrations, where a second full encode costs little."""
-    duration = len(plan.signal) / plan.rate
+    duration = len(plan.envelope) / plan.rate
     if duration < 3 * _EXCERPT_SECONDS:
         return 0.0
-    middle, half = len(plan.signal) // 2, int(_EXCERPT_SECONDS * plan.rate / 2)
+    middle, half = len(plan.envelope) // 2, int(_EXCERPT_SECONDS * plan.rate / 2)
     mastered = plan.apply(solution)[middle - half : middle + half]
     excerpt = mp3_path.with_name(f"{TEMP_PREFIX}excerpt-{mp3_path.name}")
     try:

@@ -33,6 +33,7 @@ class Score:
     # word: such a word is an error whatever the voice does, so this isolates what the voice can change.
     errors_known: int = 0
     unknown: int = 0  # reference words outside the recogniser's dictionary
+    errors_verbatim: int = 0  # without the scoring conventions (``comparable``): every spelling counts
 
     @property
     def wer(self) -> float:
@@ -46,6 +47,37 @@ class Score:
 def words_of(text: str) -> list[str]:
     """Lower-case words, hyphens as spaces: how references and transcripts are compared."""
     return _WORD.findall(text.lower().replace("-", " ").replace("’", "'"))
+
+
+# Scoring conventions, as ASR evaluations apply them (NIST's GLM alternations, Whisper's English normaliser): a
+# contraction and its expansion are one reading, "ok" is "okay", and a compound written together or apart is the
+# same words. Reference and transcript both go through them, so a voice is not charged for the recogniser's
+# spelling of what it heard. Possessive/"is" 's is left alone: "that's" heard as "that" is an error.
+_CONTRACTIONS = (("n't", ("not",)), ("'re", ("are",)), ("'m", ("am",)), ("'ve", ("have",)), ("'ll", ("will",)),
+                 ("'d", ("would",)))  # fmt: skip
+_WHOLE = {"can't": ("can", "not"), "won't": ("will", "not"), "let's": ("let", "us"), "ok": ("okay",)}
+
+
+def comparable(words: Sequence[str], other: Sequence[str]) -> list[str]:
+    """``words`` in the scoring conventions' form, compounds joined where ``other`` writes them as one word."""
+    expanded: list[str] = []
+    for word in words:
+        if word in _WHOLE:
+            expanded += _WHOLE[word]
+            continue
+        suffix = next((s for s, _ in _CONTRACTIONS if word.endswith(s) and len(word) > len(s)), None)
+        expanded += [word[: -len(suffix)], *dict(_CONTRACTIONS)[suffix]] if suffix else [word]
+    joined: list[str] = []
+    whole = set(other)
+    index = 0
+    while index < len(expanded):
+        if index + 1 < len(expanded) and expanded[index] + expanded[index + 1] in whole:
+            joined.append(expanded[index] + expanded[index + 1])
+            index += 2
+        else:
+            joined.append(expanded[index])
+            index += 1
+    return joined
 
 
 def edit_distance(reference: Sequence[str], hypothesis: Sequence[str], wildcards: frozenset[str] = frozenset()) -> int:
@@ -96,17 +128,20 @@ def score_sentences(
     recogniser: Recogniser, samples: np.ndarray, sentences: Sequence[tuple[float, float, Sequence[str]]]
 ) -> Score:
     """Transcribe each (start, end, reference words) span of 16 kHz ``samples`` and add up the errors."""
-    errors = words = errors_known = unknown = 0
+    errors = words = errors_known = unknown = errors_verbatim = 0
     for start, end, reference in sentences:
         a = max(0, int((start - _MARGIN) * RATE))
         b = min(len(samples), int((end + _MARGIN) * RATE))
-        heard = recogniser.transcribe(samples[a:b])
-        wildcards = recogniser.unknown(reference)
-        errors += edit_distance(reference, heard)
-        errors_known += edit_distance(reference, heard, wildcards)
-        words += len(reference)
-        unknown += sum(1 for word in reference if word in wildcards)
-    return Score(errors, words, errors_known, unknown)
+        verbatim = recogniser.transcribe(samples[a:b])
+        errors_verbatim += edit_distance(reference, verbatim)
+        said = comparable(reference, comparable(verbatim, ()))
+        heard = comparable(verbatim, said)
+        wildcards = recogniser.unknown(said)
+        errors += edit_distance(said, heard)
+        errors_known += edit_distance(said, heard, wildcards)
+        words += len(said)
+        unknown += sum(1 for word in said if word in wildcards)
+    return Score(errors, words, errors_known, unknown, errors_verbatim)
 
 
 def narration_score(ffmpeg: FFmpeg, out_dir: Path, summary: Path, recogniser: Recogniser | None = None) -> Score:

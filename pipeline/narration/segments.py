@@ -26,7 +26,7 @@ import functools
 import io
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,7 @@ from pipeline.narration.audio import (
     predicts_target,
     solve,
 )
-from pipeline.narration.loudness import Loudness, loudness_of_steps, step_sums, true_peak
+from pipeline.narration.loudness import Loudness, k_weighted_power, loudness_of_steps, step_sums, true_peak
 from pipeline.narration.timeline import Layout
 
 STAGE = "segment/1"
@@ -109,7 +109,7 @@ def master_segments(
 
     def plan(index: int) -> Plan:
         if index not in plans:
-            plans[index] = Plan.of(audio(segments[index]), rate)
+            plans[index] = Plan.of(functools.partial(audio, segments[index]), rate)
         return plans[index]
 
     solution = start if start is not None and _still_holds(start, segments, plan, target, cache) else None
@@ -118,6 +118,7 @@ def master_segments(
         solution = _with_encoder_offset(solution, segments, plan, target, ffmpeg, cache)
     headroom = target.headroom_db
     for _attempt in range(4):
+        solution = solution.rounded()  # segments are cached by it; an edit reads it back from render.json
         encoded = _encode_all(segments, plan, solution, target, ffmpeg, cache, progress)
         result = Loudness(
             loudness_of_steps(np.concatenate([e.steps for e in encoded]), rate), max(e.peak_db for e in encoded)
@@ -173,7 +174,7 @@ def _with_encoder_offset(
     offset = before + solution.gain_db - loudness_of_steps(encoded.steps, target.sample_rate)
     if abs(offset) > TOLERANCE_LU:
         return solution  # the excerpt is not telling the truth
-    return replace(solution, gain_db=solution.gain_db + offset, encoder_db=offset)
+    return solve([plan(i) for i in range(len(segments))], target, target.headroom_db, offset)
 
 
 def _encode_all(
@@ -190,8 +191,9 @@ def _encode_all(
             if cached is not None:
                 results[index] = cached
                 continue
-            mastered = plan(index).apply(solution)  # numpy here; ffmpeg and the measurement in the pool
-            futures[pool.submit(_encode_samples, segment, mastered, solution, target, ffmpeg, cache)] = index
+            # Mastered in the worker (numpy lets go of the GIL), so only two segments' samples are in memory.
+            work = functools.partial(_encode_one, segment, plan(index), solution, target, ffmpeg, cache)
+            futures[pool.submit(work)] = index
         for future in concurrent.futures.as_completed(futures):
             index = futures[future]
             results[index] = future.result()
@@ -209,7 +211,7 @@ def _encode_one(
 
 
 def _encoded_key(segment: Segment, solution: Solution, target: MasteringTarget) -> str:
-    return content_key(STAGE, "mp3", segment.key, solution.limit_db, round(solution.gain_db, 6), target)
+    return content_key(STAGE, "mp3", segment.key, solution.limit_db, solution.gain_db, target)
 
 
 def _cached(segment: Segment, solution: Solution, target: MasteringTarget, cache: Cache) -> Encoded | None:
@@ -247,8 +249,6 @@ def _encode_samples(
             f"the MP3 encoder framed a segment unexpectedly ({len(frames)} frames, {len(decoded)} samples decoded "
             f"for {segment.samples})"
         )
-    from pipeline.narration.loudness import k_weighted_power
-
     steps = step_sums(k_weighted_power(decoded, target.sample_rate), target.sample_rate)
     encoded = Encoded(mp3, steps, true_peak(decoded, target.sample_rate))
     cache.put_bytes("segment", key, ".mp3", mp3)

@@ -312,7 +312,8 @@ def mix(ffmpeg: FFmpeg, narration: Path, bed: Path, cache: Cache, target: Master
             ):
                 summed.replace(tmp)  # on target as it is (the usual case): kept as summed, 32-bit float
             else:
-                plan = Plan.of(read_audio(ffmpeg, summed, target.sample_rate), target.sample_rate)
+                signal = read_audio(ffmpeg, summed, target.sample_rate)
+                plan = Plan.of(lambda: signal, target.sample_rate)
                 solution = solve([plan], target, headroom=0.2)
                 ffmpeg.run(["-f", "f32le", "-ar", str(target.sample_rate), "-ac", "1", "-i", "pipe:0",
                             "-c:a", "pcm_f32le", "-f", "wav", tmp],
