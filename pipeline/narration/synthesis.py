@@ -6,6 +6,7 @@ token times come from the cache. The engine is opened lazily, so an unchanged su
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,24 +57,43 @@ def speak(
     """Every sentence of ``document`` spoken, from the cache where possible. ``pronounce`` gives the phonemes the
     lexicon fixes for a token (its ``[hibari]`` table); a sentence's key covers the ones it uses, so changing an
     entry says again only the sentences with that word."""
-    engine: Engine | None = None
-    result: list[SpokenSentence] = []
     sentences = document.sentences
-    for done, sentence in enumerate(sentences):
-        progress(ProgressEvent(LABEL, done, len(sentences)))
+    spoken: list[tuple[str, tuple[range, ...], list[str], Synthesis | None]] = []
+    for sentence in sentences:
         tokens, word_tokens = sentence_tokens(sentence.words, lexicon)
         key = content_key(STAGE, identity, tokens)
         if pronounce is not None and (fixed := [(t, p) for t in tokens if (p := pronounce(t)) is not None]):
             key = content_key(STAGE, identity, tokens, fixed)
-        synthesis = _load(cache, key)
-        fresh = synthesis is None
-        if synthesis is None:
-            engine = engine or open_engine()
-            synthesis = engine.synthesize(tokens)
+        spoken.append((key, word_tokens, tokens, _load(cache, key)))
+    made = _synthesize(
+        [(key, tokens) for key, _, tokens, found in spoken if found is None], open_engine, cache, progress, len(spoken)
+    )
+    return [
+        SpokenSentence(key, found or made[key], word_tokens, found is None) for key, word_tokens, _, found in spoken
+    ]
+
+
+def _synthesize(
+    wanted: list[tuple[str, list[str]]], open_engine: Callable[[], Engine], cache: Cache, progress: Progress,
+    total: int,
+) -> dict[str, Synthesis]:  # fmt: skip
+    """Say the sentences the cache did not have (two at a time when the engine allows), storing each one."""
+    done = total - len(wanted)
+    progress(ProgressEvent(LABEL, done, total))
+    made: dict[str, Synthesis] = {}
+    if not wanted:
+        return made
+    engine = open_engine()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=2 if getattr(engine, "concurrent", False) else 1)
+    try:
+        for (key, _), synthesis in zip(wanted, pool.map(lambda item: engine.synthesize(item[1]), wanted), strict=True):
             _store(cache, key, synthesis)
-        result.append(SpokenSentence(key, synthesis, word_tokens, fresh))
-    progress(ProgressEvent(LABEL, len(sentences), len(sentences)))
-    return result
+            made[key] = synthesis
+            done += 1
+            progress(ProgressEvent(LABEL, done, total))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # on Ctrl-C: finish the sentences in flight, start no more
+    return made
 
 
 def _load(cache: Cache, key: str) -> Synthesis | None:

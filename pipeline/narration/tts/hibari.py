@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ import numpy as np
 from pipeline.cache import sha256_file
 from pipeline.errors import VoiceError
 from pipeline.narration.tts.engine import Synthesis, said_in_parts
+
+_FRONT_END_TURN = threading.Lock()
 
 DEFAULT_VOICE = "heart"
 SAMPLE_RATE = 24_000
@@ -54,6 +57,7 @@ class HibariVoice:
 @dataclass
 class HibariEngine:
     name = "hibari"
+    concurrent = True  # sentences may be said two at a time (the front end takes turns; the model runs in parallel)
     voice: HibariVoice
     session: Any  # onnxruntime.InferenceSession with the durations as an extra output
     g2p: Any  # hibari.g2p.G2P
@@ -80,7 +84,8 @@ class HibariEngine:
 
     def _say(self, tokens: Sequence[str]) -> tuple[np.ndarray, list[tuple[int, int]]]:
         """The voice's int16 audio for ``tokens`` and each token's sample range in it."""
-        ids, owner = self._ids(tokens)
+        with _FRONT_END_TURN:  # the grapheme-to-phoneme front end is plain Python with caches: one at a time
+            ids, owner = self._ids(tokens)
         if len(ids) < 3:
             return np.zeros(0, np.int16), [(0, 0)] * len(tokens)
         outputs = self.session.run(
