@@ -181,9 +181,9 @@ class Plan:
     samples: Callable[[], np.ndarray]  # the signal (float32, mono), made again when needed: not held meanwhile
     rate: int
     peak_db: float  # true peak
-    power: np.ndarray  # K-weighted signal squared (float32)
+    power: np.ndarray  # K-weighted signal squared (float16)
     steps: np.ndarray  # its sums over 100 ms steps, what gating blocks are made of
-    envelope: np.ndarray  # true peak each sample stands for (loudness.peak_envelope)
+    envelope: np.ndarray  # true peak each sample stands for (loudness.peak_envelope; float16)
 
     @classmethod
     def of(cls, samples: Callable[[], np.ndarray], rate: int) -> Plan:
@@ -192,7 +192,9 @@ class Plan:
         envelope = peak_envelope(signal, rate)
         highest = float(envelope.max(initial=0.0))
         peak = 20 * math.log10(highest) if highest > 0 else float("-inf")
-        return cls(samples, rate, peak, power, step_sums(power, rate), envelope)
+        # Kept as half floats (a thousandth relative, 0.01 dB): only the limiter's corrections read them again.
+        steps = step_sums(power, rate)
+        return cls(samples, rate, peak, power.astype(np.float16), steps, envelope.astype(np.float16))
 
     def apply(self, solution: Solution) -> np.ndarray:
         """The mastered samples: limited (when the solution has a limiter), then the gain."""
@@ -211,7 +213,7 @@ class Plan:
             return steps
         step = step_length(self.rate)
         for start, gain in self._limiter(limit_db):
-            change = self.power[start : start + len(gain)] * (gain * gain - np.float32(1))
+            change = self.power[start : start + len(gain)].astype(np.float32) * (gain * gain - np.float32(1))
             edges = np.arange(-(start % step), len(change), step)  # where each step begins, relative to the run
             sums = np.add.reduceat(change, np.maximum(edges, 0), dtype=np.float64)
             first = start // step

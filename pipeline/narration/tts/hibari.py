@@ -295,6 +295,7 @@ def _session(model: str) -> Any:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    options.enable_cpu_mem_arena = False  # an arena keeps its high-water mark: ~90 MB a render never needs again
     try:
         data = with_duration_output(Path(model).read_bytes())
         return onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
