@@ -1,4 +1,4 @@
-"""Audio: assemble sentence audio with the timeline's pauses (pydub), master it, export MP3 with ID3 tags.
+"""Audio: the voice at the master rate, mastering (limiter and gain solved in-process), MP3 encoding, ID3 tags.
 
 Mastering measures in-process (``loudness``: BS.1770 loudness and 4× oversampled true peak on numpy arrays) and
 runs ffmpeg only to encode and to decode what it encoded:
