@@ -11,7 +11,7 @@ n·1152 samples, and its n + 1 frames, laid after the previous segments' frames,
 the decoder trims the first stream's priming (the LAME tag's delay), and each later stream's priming fills the
 silent grid step it stands in for. Every stream starts with an empty bit reservoir, so no frame refers across a
 join. ffmpeg rewrites the Info header over the joined frames (frame count, seek table, CRCs); the end padding is
-then set so the MP3 decodes to the layout's length exactly.
+then set to the last stream's, so the MP3 decodes to the layout's length exactly.
 
 Cached per segment and mastering solution: the encoded stream and the measurement of its decoded audio (loudness
 steps and true peak), so the whole MP3 is measured from encoded audio without decoding unchanged segments again;
@@ -49,7 +49,7 @@ from pipeline.narration.timeline import Layout
 
 STAGE = "segment/1"
 GRID = 1152  # samples in an MPEG-1 Layer III frame
-_LAME_PADDING = 576  # the end padding of a stream of n·1152 samples: what the joined MP3's LAME tag must say
+_INFO_AT = 4 + 17  # the Info tag in a mono MPEG-1 frame: after the header and the side information
 _MPEG1_RATES = {44100: 0, 48000: 1, 32000: 2}
 _BITRATES = (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 
@@ -112,6 +112,31 @@ def master_segments(
             plans[index] = Plan.of(functools.partial(audio, segments[index]), rate)
         return plans[index]
 
+    try:
+        return _master(segments, plan, plans, mp3_path, target, ffmpeg, cache, start, progress)
+    except _Unaligned:
+        if len(segments) == 1:
+            raise
+    # This ffmpeg's LAME frames a stream differently (an explicit ffmpeg of another build): one stream, no joins.
+    whole = Segment(
+        content_key(STAGE, "whole", [segment.key for segment in segments]),
+        range(segments[0].sentences.start, segments[-1].sentences.stop),
+        0,
+        segments[-1].start + segments[-1].samples,
+    )
+    return master_segments([whole], audio, mp3_path, target, ffmpeg, cache, None, progress)
+
+
+class _Unaligned(MediaError):
+    """The encoder did not frame a segment as the joins need."""
+
+
+def _master(
+    segments: Sequence[Segment], plan: Callable[[int], Plan], plans: dict[int, Plan], mp3_path: Path,
+    target: MasteringTarget, ffmpeg: FFmpeg, cache: Cache, start: Solution | None,
+    progress: Callable[[float], None] | None,
+) -> tuple[Loudness, Solution]:  # fmt: skip
+    rate = target.sample_rate
     solution = start if start is not None and _still_holds(start, segments, plan, target, cache) else None
     if solution is None:
         solution = solve([plan(i) for i in range(len(segments))], target, target.headroom_db)
@@ -245,9 +270,9 @@ def _encode_samples(
         decoded = decode(ffmpeg, path, target.sample_rate)
     frames = _frame_offsets(mp3)
     if len(frames) != segment.samples // GRID + 2 or len(decoded) != segment.samples:  # Info frame + n + 1
-        raise MediaError(
-            f"the MP3 encoder framed a segment unexpectedly ({len(frames)} frames, {len(decoded)} samples decoded "
-            f"for {segment.samples})"
+        raise _Unaligned(
+            f"the MP3 encoder framed the narration unexpectedly ({len(frames)} frames, {len(decoded)} samples "
+            f"decoded for {segment.samples})"
         )
     steps = step_sums(k_weighted_power(decoded, target.sample_rate), target.sample_rate)
     encoded = Encoded(mp3, steps, true_peak(decoded, target.sample_rate))
@@ -258,8 +283,8 @@ def _encode_samples(
 
 def _join(streams: Sequence[bytes], mp3_path: Path, ffmpeg: FFmpeg) -> None:
     """The segments' streams as one MP3: the first stream whole (its Info frame carries LAME's delay), the others'
-    audio frames after it; ffmpeg then writes a fresh Info header for the whole, and its end padding is set to what
-    every stream of n·1152 samples has, so the MP3 decodes to exactly the laid-out length."""
+    audio frames after it; ffmpeg then writes a fresh Info header for the whole, and its end padding is set to the
+    last stream's, so the MP3 decodes to exactly the laid-out length."""
     joined = bytearray(streams[0])
     for stream in streams[1:]:
         joined += stream[_frame_offsets(stream)[1] :]  # without its Info frame
@@ -273,7 +298,15 @@ def _join(streams: Sequence[bytes], mp3_path: Path, ffmpeg: FFmpeg) -> None:
         )  # fmt: skip
     finally:
         raw.unlink(missing_ok=True)
-    _set_end_padding(mp3_path, _LAME_PADDING)
+    data = bytearray(mp3_path.read_bytes())
+    lame = _lame_tag(data)
+    ours = int.from_bytes(streams[-1][_lame_tag(streams[-1]) + 21 : _lame_tag(streams[-1]) + 24], "big")
+    delay_padding = int.from_bytes(data[lame + 21 : lame + 24], "big")
+    data[lame + 21 : lame + 24] = ((delay_padding & 0xFFF000) | (ours & 0xFFF)).to_bytes(3, "big")
+    data[lame + 34 : lame + 36] = b"\0\0"  # the tag's CRC, as ffmpeg computes it: its frame's first 190 bytes
+    data[lame + 34 : lame + 36] = _crc16(bytes(data[:190])).to_bytes(2, "big")
+    with open(mp3_path, "r+b") as handle:
+        handle.write(data[:190])
 
 
 def _frame_offsets(mp3: bytes) -> list[int]:
@@ -291,22 +324,12 @@ def _frame_offsets(mp3: bytes) -> list[int]:
     return offsets
 
 
-def _set_end_padding(mp3_path: Path, padding: int) -> None:
-    """Write ``padding`` into the LAME tag of the file's Info frame and recompute the tag's CRC (as ffmpeg does:
-    over the frame's first 190 bytes, the CRC field counted as zero)."""
-    data = bytearray(mp3_path.read_bytes())
-    info = data.find(b"Info", 0, 64)
-    frame = info - 21  # a mono MPEG-1 frame: 4 bytes of header, 17 of side information
-    flags = int.from_bytes(data[info + 4 : info + 8], "big") if info >= 0 else 0
-    if frame < 0 or data[frame] != 0xFF or flags & 0x7 != 0x7:
-        raise MediaError("the joined narration has no Info header with a frame count, a size and a seek table")
-    lame = info + 8 + 4 + 4 + 100 + (4 if flags & 0x8 else 0)  # after the frames, bytes, seek table, quality
-    delay_padding = int.from_bytes(data[lame + 21 : lame + 24], "big")
-    data[lame + 21 : lame + 24] = ((delay_padding & 0xFFF000) | padding).to_bytes(3, "big")
-    data[lame + 34 : lame + 36] = b"\0\0"
-    data[lame + 34 : lame + 36] = _crc16(bytes(data[frame : frame + 190])).to_bytes(2, "big")
-    with open(mp3_path, "r+b") as handle:
-        handle.write(data[: frame + 190])
+def _lame_tag(data: bytes | bytearray) -> int:
+    """Where the LAME tag of a stream's Info frame starts (the stream without ID3 tags, mono MPEG-1)."""
+    flags = int.from_bytes(data[_INFO_AT + 4 : _INFO_AT + 8], "big")
+    if data[_INFO_AT : _INFO_AT + 4] not in (b"Info", b"Xing") or flags & 0x7 != 0x7:
+        raise _Unaligned("an MP3 stream without an Info header holding a frame count, a size and a seek table")
+    return _INFO_AT + 8 + 4 + 4 + 100 + (4 if flags & 0x8 else 0)  # after frames, bytes, seek table, quality
 
 
 def _crc16(data: bytes) -> int:
