@@ -230,6 +230,18 @@ def growing_temp(cache: Path, kind: str, suffix: str) -> bool:
     return False
 
 
+def encoding_segment(cache: Path) -> bool:
+    """A segment of the narration's MP3 being encoded right now (in a run's scratch folder, some bytes in it)."""
+    for path in walk_files(cache / "tmp"):
+        if path.suffix == ".mp3":
+            try:
+                if path.stat().st_size > 0:
+                    return True
+            except FileNotFoundError:
+                continue
+    return False
+
+
 def temp_leftovers(root: Path) -> list[str]:
     """Paths under ``root`` that are (or sit inside) temp files or scratch folders."""
     leftovers = []
@@ -402,10 +414,15 @@ def killed_history(tmp_path_factory: pytest.TempPathFactory, ffmpeg_exe: str) ->
     new_sentences = lambda: len(speech_entries(cache).keys() - history.speech_before.keys())  # noqa: E731
     kill_then_resume("synthesis", long_summary, lambda: new_sentences() >= 2, "synthesis")
 
-    # 2. mid-mastering: every sentence is cached, the narration is not
-    retagged = write_summary(base, "retagged.md", summary_text("The Long Harbour", "Ann Other", history.sentences))
+    # 2. mid-mastering: every sentence is cached, the narration is not (two chapters instead of three: the same
+    # sentences laid out in other paragraphs, so the MP3's segments are encoded again)
+    text = summary_text("The Long Harbour", "Ann Other", history.sentences, chapters=2)
+    retagged = write_summary(base, "retagged.md", text)
     kill_then_resume(
-        "mastering", retagged, lambda: growing_temp(cache, "narration", ".mp3"), "the mastered MP3 being written"
+        "mastering",
+        retagged,
+        lambda: growing_temp(cache, "narration", ".mp3") or encoding_segment(cache),
+        "the mastered MP3 being written",
     )
 
     # 3. mid-video-encode: the narration of this version gets mastered, then the encode is killed
@@ -527,7 +544,8 @@ def test_ctrl_c_mid_mastering_prints_one_line_and_keeps_the_outputs(ctrl_c_folde
         ctrl_c_folder["base"], "six.md", summary_text("Six Lines", "Ada Example", story_sentences(6, 300))
     )
     render = start_render(summary, out, cache, ctrl_c_folder["tmp"], "--no-video")
-    wait_until(render, lambda: growing_temp(cache, "narration", ".mp3"), "the mastered MP3 being written")
+    mastering = lambda: growing_temp(cache, "narration", ".mp3") or encoding_segment(cache)  # noqa: E731
+    wait_until(render, mastering, "the MP3 being encoded")
     result = interrupt(render, signal.SIGINT)
     assert not temp_leftovers(cache)
     assert_interrupted_cleanly(result, render, out, before)
