@@ -15,6 +15,7 @@ book already uses is ``<slug>-<hash of the book>``.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import hashlib
@@ -186,12 +187,16 @@ def _stages(
             document, placed, [s.synthesis.token_times for s in sentences], [s.word_tokens for s in sentences]
         )
         cover = cached_cover(CoverText(document.title, document.author), cache)
-        narration = mastered_narration(
-            sentences, voiced, placed, settings.pauses, timeline, tags_for(document), cover, settings.mastering,
-            ffmpeg, cache, previous=_previous_solution(out_dir), progress=progress,
-        )  # fmt: skip
-    with clock("captions"):
-        cues = build_cues(timeline)
+        # Captions need only the timeline: they are cut on the other core while the narration is mastered (its
+        # encodes are ffmpeg processes and numpy, which leave the interpreter free).
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            cutting = pool.submit(build_cues, timeline)
+            narration = mastered_narration(
+                sentences, voiced, placed, settings.pauses, timeline, tags_for(document), cover, settings.mastering,
+                ffmpeg, cache, previous=_previous_solution(out_dir), progress=progress,
+            )  # fmt: skip
+            with clock("captions"):
+                cues = cutting.result()
     soundtrack: Soundtrack | None = None
     if settings.music is not None and (settings.video or settings.podcast_music or settings.stems is not None):
         with clock("music"):
