@@ -97,7 +97,7 @@ def test_an_edit_encodes_only_the_segment_it_is_in(short_render, tmp_path, ffmpe
     shutil.copytree(short_render["cache"], cache)
     before = set((cache / "segment").glob("*/*.mp3"))
     edited = tmp_path / "summary.md"
-    edited.write_text(SHORT_SUMMARY.replace("She follows anyway.", "She follows them anyway."), "utf-8")
+    edited.write_text(SHORT_SUMMARY.replace("She follows anyway.", "She follows him all the same."), "utf-8")
     render(RenderJob(edited, out, cache, job.ffmpeg, job.settings))
     assert len(set((cache / "segment").glob("*/*.mp3")) - before) == 1
     integrated, peak = ebur128(ffmpeg_exe, out / "narration.mp3")
