@@ -11,7 +11,9 @@ Usage::
 
 Material: with ``--render DIR``, the ``timeline.json`` and ``narration.mp3`` a real ``nlmg-media render``
 wrote; otherwise a synthetic timeline of the summary's words (0.33 s a word, the narration's pauses) with a
-quiet noise MP3 of the same length, so the video stage can be measured before any voice is involved.
+noise "voice" of the same length, sounding during the words and silent in the pauses, mastered by the narration's
+own mastering (−16 LUFS, ≤ −1 dBTP) as every narration the video stage gets is, so the video stage can be
+measured before any voice is involved.
 
 Each measurement is a function taking the ``Bench`` context and returning ``Row``s; register a new one with
 ``@measurement("name")`` (``optional=True``: only when named with ``--only``); ``bench.figures`` carries results
@@ -197,8 +199,37 @@ def synthetic_timeline(summary: Path) -> Any:
     return Timeline(document.title, document.author, duration, tuple(words), marks)
 
 
-def prepare_material(args: argparse.Namespace, work: Path) -> Bench:
+def _synthetic_narration(timeline: Any, wav: Path, mp3: Path) -> None:
+    """Pink noise during each word (10 ms ramps), silence between, mastered like a narration."""
+    import wave
+
+    import numpy as np
+
     from pipeline.ffmpeg import locate
+    from pipeline.narration.audio import master
+
+    ffmpeg, rate = locate(None), 44100
+    raw = ffmpeg.pipe(["-f", "lavfi", "-i", f"anoisesrc=d={timeline.duration}:c=pink:a=0.3:r={rate}:seed=1",
+                       "-ac", "1", "-f", "f32le", "pipe:1"], b"", what="making the synthetic narration")  # fmt: skip
+    noise = np.frombuffer(raw, np.float32)
+    times = np.arange(len(noise)) / rate
+    ramp = 0.01
+    gate = np.zeros(len(noise), np.float32)
+    for word in timeline.words:
+        first, last = int(word.start * rate), int(word.end * rate)
+        local = times[first:last]
+        gate[first:last] = np.minimum(
+            np.clip((local - word.start) / ramp, 0, 1), np.clip((word.end - local) / ramp, 0, 1)
+        )
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(noise * gate, -1, 1) * 32767).astype("<i2").tobytes())
+    master(ffmpeg, wav, mp3)
+
+
+def prepare_material(args: argparse.Namespace, work: Path) -> Bench:
 
     if args.render:
         folder = Path(args.render)
@@ -214,11 +245,7 @@ def prepare_material(args: argparse.Namespace, work: Path) -> Bench:
     timeline_path = work / "timeline.json"
     timeline.save(timeline_path)
     narration = work / "narration.mp3"
-    locate(None).run(
-        ["-f", "lavfi", "-i", f"anoisesrc=d={timeline.duration}:c=pink:a=0.03:r=44100", "-ac", "1",
-         "-c:a", "libmp3lame", "-b:a", "128k", narration],
-        what="making the synthetic narration",
-    )  # fmt: skip
+    _synthetic_narration(timeline, work / "narration.wav", narration)
     return Bench(
         timeline_path,
         narration,
