@@ -7,13 +7,14 @@ system package.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
 import shlex
 import subprocess
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,13 +54,18 @@ class FFmpeg:
         *,
         progress: ProgressCallback | None = None,
         input_bytes: bytes | None = None,
+        input_chunks: Iterable[bytes | memoryview] | None = None,
         what: str = "ffmpeg",
     ) -> str:
         """Run ffmpeg with ``args`` (without the binary) and return its stderr text.
 
         ``what`` names the step in the error message. With ``progress``, ffmpeg's ``-progress`` stream is
-        parsed and the callback receives output seconds as they advance.
+        parsed and the callback receives output seconds as they advance. ``input_chunks`` streams its chunks to
+        ffmpeg's stdin (``pipe:0``) from a thread of its own, as they are made: an error raised while making them
+        stops ffmpeg and is raised here.
         """
+        if input_chunks is not None:
+            return _run_streaming(self, args, input_chunks, progress, what)
         command = [self.exe, "-hide_banner", "-nostdin", "-y"]
         if progress is not None:
             command += ["-progress", "pipe:1", "-nostats"]
@@ -133,6 +139,60 @@ class FFmpeg:
             stdin=subprocess.DEVNULL,
             check=False,
         ).stdout
+
+
+def _run_streaming(
+    ffmpeg: FFmpeg,
+    args: Sequence[str | Path],
+    chunks: Iterable[bytes | memoryview],
+    progress: ProgressCallback | None,
+    what: str,
+) -> str:
+    """``FFmpeg.run`` with stdin fed from ``chunks`` by a feeder thread (the chunks are made in that thread)."""
+    command = [ffmpeg.exe, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", *map(str, args)]
+    log.debug("$ %s", shlex.join(command))
+    try:
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise ToolMissingError(f"cannot run ffmpeg at {ffmpeg.exe}: {exc.strerror}") from exc
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
+    failure: list[BaseException] = []
+
+    def feed() -> None:
+        assert proc.stdin is not None
+        try:
+            with contextlib.suppress(BrokenPipeError):  # ffmpeg stopped early: its own error says why
+                for chunk in chunks:
+                    proc.stdin.write(chunk)
+        except BaseException as exc:  # handed to the calling thread; ffmpeg is stopped rather than fed a torn stream
+            failure.append(exc)
+            proc.kill()
+        finally:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                proc.stdin.close()
+
+    feeder = threading.Thread(target=feed, name="ffmpeg-feed", daemon=True)
+    try:
+        feeder.start()
+        err = _pump_progress(proc, progress or (lambda seconds: None), None)
+        feeder.join()
+    except BaseException:  # Ctrl-C or a failing callback: stop ffmpeg (the feeder then ends on a broken pipe)
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        with _RUNNING_LOCK:
+            _RUNNING.discard(proc)
+    if failure:
+        raise failure[0]
+    stderr = err.decode("utf-8", "replace")
+    log.debug("ffmpeg exit %s; stderr:\n%s", proc.returncode, stderr.rstrip())
+    if proc.returncode != 0:
+        tail = " | ".join(line.strip() for line in stderr.strip().splitlines()[-_STDERR_TAIL_LINES:])
+        raise MediaError(f"{what} failed (ffmpeg exit {proc.returncode}): {tail[-400:]}", command=command,
+                         stderr=stderr)  # fmt: skip
+    return stderr
 
 
 def _pump_progress(proc: subprocess.Popen[bytes], progress: ProgressCallback, input_bytes: bytes | None) -> bytes:
