@@ -88,6 +88,41 @@ class SlideStore:
                         progress(done / len(missing))
         return {layer: found[layer] for layer in wanted}
 
+    def slide_image(self, slide: Slide, store: Callable[[Callable[[], None]], object] | None = None) -> Image.Image:
+        """The slide's picture (RGB): read from the cache, or drawn and stored there (by ``store``, which runs a
+        job now or later: e.g. a thread pool's ``submit``; by default now)."""
+        path = self.cache.get("slide", self.key(slide), ".png")
+        if path is not None:
+            with Image.open(path) as image:
+                return image.convert("RGB")
+        image = draw_slide(slide, self.size)
+        (store or _now)(lambda: self._store_png(slide, image))
+        return image
+
+    def box_key(self, caption: Caption) -> str:
+        """The key of a caption's box alone (what a still video composites), apart from its full strip's."""
+        return content_key("slide", SLIDE_VERSION, "CaptionBox", list(self.size), asdict(caption))
+
+    def caption_box(self, caption: Caption, store: Callable[[Callable[[], None]], object] | None = None
+                    ) -> tuple[Image.Image | None, tuple[int, int]]:  # fmt: skip
+        """The caption's box and its place in the caption strip (None: no caption), read from the cache or drawn
+        (and stored by ``store``, as for ``slide_image``)."""
+        path = self.cache.get("slide", self.box_key(caption), ".tga")
+        if path is not None:
+            return read_box_tga(path.read_bytes())
+        box, offset = caption_box_image(caption, self.size)
+        (store or _now)(lambda: self._store_box(caption, box, offset))
+        return box, offset
+
+    def _store_png(self, layer: Layer, image: Image.Image) -> None:
+        with atomic.atomic_path(self.path(layer)) as tmp:
+            image.save(tmp, "PNG", compress_level=1)
+
+    def _store_box(self, caption: Caption, box: Image.Image | None, offset: tuple[int, int]) -> None:
+        path = self.cache.path("slide", self.box_key(caption), ".tga")
+        with atomic.atomic_path(path) as tmp:
+            tmp.write_bytes(box_tga(box, offset))
+
     def _draw_and_store(self, layer: Layer) -> Path:
         path = self.path(layer)
         if isinstance(layer, Caption):
@@ -102,13 +137,40 @@ class SlideStore:
         return path
 
 
+def _now(job: Callable[[], None]) -> None:
+    job()
+
+
 def _suffix(layer: Layer) -> str:
     # Caption strips are many (one per spoken word) and mostly transparent: run-length TGA, written fast.
     return ".tga" if isinstance(layer, Caption) else ".png"
 
 
+def box_tga(box: Image.Image | None, offset: tuple[int, int]) -> bytes:
+    """A caption's box as a run-length encoded 32-bit TGA whose origin fields say where it sits in the caption
+    strip (what TGA's origin is for: where an image goes on a screen). No caption: one transparent pixel."""
+    encoded = io.BytesIO()
+    (box or Image.new("RGBA", (1, 1), (0, 0, 0, 0))).save(encoded, "TGA", compression="tga_rle", orientation=1)
+    data = bytearray(encoded.getvalue())
+    data[8:12] = struct.pack("<HH", *(offset if box is not None else (0, 0)))
+    return bytes(data)
+
+
+def read_box_tga(data: bytes) -> tuple[Image.Image | None, tuple[int, int]]:
+    """The box and its place in the strip, from ``box_tga``'s bytes."""
+    x, y = struct.unpack("<HH", data[8:12])
+    with Image.open(io.BytesIO(data)) as image:
+        box = image.convert("RGBA")
+    return (None, (0, 0)) if box.getbbox() is None else (box, (x, y))
+
+
 def caption_tga(caption: Caption, size: tuple[int, int]) -> bytes:
-    """The caption strip as a run-length encoded 32-bit TGA (top-left origin).
+    """The caption strip as a run-length encoded 32-bit TGA (top-left origin)."""
+    return _strip_tga(*caption_box_image(caption, size), size)
+
+
+def _strip_tga(box: Image.Image | None, offset: tuple[int, int], size: tuple[int, int]) -> bytes:
+    """The strip of a caption box placed at ``offset`` as a run-length encoded 32-bit TGA (top-left origin).
 
     Only the rows the box spans are encoded by Pillow; the transparent rows above and below it are written as
     ready-made runs (TGA runs never cross a row). Several times faster than a PNG of the strip, and ffmpeg
@@ -116,7 +178,7 @@ def caption_tga(caption: Caption, size: tuple[int, int]) -> bytes:
     """
     width, _ = size
     height = caption_area(size).height
-    box, (left, top) = caption_box_image(caption, size)
+    left, top = offset
     if box is None:
         rows = [_clear_run(width)] * height
     else:  # the rows the box spans, full width; the rows above and below it are single transparent runs

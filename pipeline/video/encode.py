@@ -46,6 +46,7 @@ from pipeline.narration.timeline import Timeline
 from pipeline.pictures.drawing import COVER_CARDS, SlideStore, progress_bar_height
 from pipeline.pictures.slides import CAPTION_STYLES, Card, Layer, Picture, Shot, Slide, caption_area, plan_shots
 from pipeline.progress import Progress, ProgressEvent, quiet
+from pipeline.video.frames import Frame, FrameCompositor, FrameSource, ProgressFill
 
 FORMATS: dict[str, tuple[int, int]] = {
     "landscape": (1920, 1080),
@@ -121,8 +122,9 @@ def render_videos(job: VideoJob, progress: Progress = quiet) -> dict[str, Path]:
             try:
                 for name in pending:
                     recipe = recipes[name]
-                    label = f"Video {name}: pictures"
-                    recipe.store.paths(recipe.plan.layers(), progress=partial(report, label))
+                    if recipe.plan.motion:  # still videos draw their pictures as their frames are composited
+                        label = f"Video {name}: pictures"
+                        recipe.store.paths(recipe.plan.layers(), progress=partial(report, label))
                     if encoding is not None:
                         encoding.finish(report)
                     encoding = _Encoding.start(encoder, job, recipe, audio)
@@ -243,12 +245,14 @@ class _Recipe:
     name: str
     plan: _LayerPlan
     store: SlideStore
-    listings: dict[str, str]  # stream name → concat listing (layer files are content-addressed cache paths)
-    graph: str
+    listings: dict[str, str]  # motion: stream name → concat listing (layer files are content-addressed cache paths)
+    graph: str  # motion: the filter graph; still: the filters after the composited frames
     output_args: tuple[str, ...]
     srt: str
     metadata: str
     key: str
+    frames: tuple[Frame, ...] = ()  # still: the frames to composite
+    fill: ProgressFill | None = None  # still: the progress bar's fill
 
     @classmethod
     def build(cls, job: VideoJob, name: str, shots: list[_Held], audio_key: str) -> _Recipe:
@@ -256,21 +260,46 @@ class _Recipe:
         fps = settings.frame_rate
         store = SlideStore(job.cache, FORMATS[name])
         plan = _LayerPlan.build(shots, job.motion)
-        streams: dict[str, list[_Held]] = {}
+        output_args = _output_args(settings, plan.motion)
+        srt = to_srt(list(job.cues))
+        metadata = _ffmetadata(job.timeline)
         if not plan.motion:
-            clock = _clock_image(job.cache)
-            # A frame at least every half second: the progress bar moves even while the picture holds still.
-            streams["clock"] = [_Held(start, min(start + fps // 2, s.end), clock)
-                                for s in plan.clock for start in range(s.start, s.end, fps // 2)]  # fmt: skip
+            frames = _still_frames(shots, fps)
+            fill = _progress_fill(plan, FORMATS[name])
+            schedule = "".join(f"{f.number} {store.key(f.slide)} {store.box_key(f.caption)}\n" for f in frames)
+            graph = _STILL_FILTERS
+            key = content_key(VIDEO_STAGE, name, schedule, fill, graph, output_args, srt, metadata, audio_key)
+            return cls(name, plan, store, {}, graph, output_args, srt, metadata, key, tuple(frames), fill)
+        streams: dict[str, list[_Held]] = {}
         for stream, runs in plan.streams.items():
             streams[stream] = [_Held(r.start, r.end, store.path(r.what)) for r in runs]  # type: ignore[arg-type]
         listings = {stream: _ffconcat(entries, fps, plan.total) for stream, entries in streams.items()}
         graph = _filter_graph(plan, FORMATS[name], fps, settings.motion_zoom, _progress_span(plan))
-        output_args = _output_args(settings, plan.motion)
-        srt = to_srt(list(job.cues))
-        metadata = _ffmetadata(job.timeline)
         key = content_key(VIDEO_STAGE, name, listings, graph, output_args, srt, metadata, audio_key)
         return cls(name, plan, store, listings, graph, output_args, srt, metadata, key)
+
+
+# The composited frames are BT.709 limited range already (``pipeline.video.frames``): only say so.
+_STILL_FILTERS = "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv,setsar=1"
+
+
+def _still_frames(shots: list[_Held], fps: int) -> list[Frame]:
+    """A frame at each picture change, and at least every half second (the progress bar moves even while the
+    picture holds still); the last picture again on the last frame, so the video ends with the narration."""
+    frames = [Frame(start, Slide(shot.what.backdrop, shot.what.card), shot.what.caption)  # type: ignore[attr-defined]
+              for shot in shots for start in range(shot.start, shot.end, max(1, fps // 2))]  # fmt: skip
+    total = shots[-1].end
+    if frames[-1].number < total - 1:
+        frames.append(Frame(total - 1, frames[-1].slide, frames[-1].caption))
+    return frames
+
+
+def _progress_fill(plan: _LayerPlan, size: tuple[int, int]) -> ProgressFill | None:
+    span = _progress_span(plan)
+    if span is None:
+        return None
+    colour = (int(_PROGRESS_FILL[0:2], 16), int(_PROGRESS_FILL[2:4], 16), int(_PROGRESS_FILL[4:6], 16))
+    return ProgressFill(span[0], span[1], plan.total, progress_bar_height(size), colour)
 
 
 def _output_args(settings: VideoSettings, motion: bool) -> tuple[str, ...]:
@@ -311,36 +340,28 @@ def _card_of(layer: object) -> Card | None:
 def _filter_graph(
     plan: _LayerPlan, size: tuple[int, int], fps: int, zoom: float, progress: tuple[int, int] | None = None
 ) -> str:
-    """Stack the layers; the caption strip goes into the bottom band; the progress bar fills along the bottom
-    edge (a strip of the accent colour sliding in from the left, on the track the slides draw).
+    """Motion: stack the layers over the moving backdrop; the caption strip goes into the bottom band; the
+    progress bar fills along the bottom edge (a strip of the accent colour sliding in from the left, on the track
+    the slides draw). (A still video's frames are composited in numpy instead: ``pipeline.video.frames``.)
 
-    Pictures become BT.709 limited-range YUV once per picture (not once per frame), as HD players assume. Still:
-    the clock (a 16×16 still padded to the frame) is the first input of the first ``overlay``, so a frame is
-    emitted at every picture change; the slide covers it entirely.
+    Pictures become BT.709 limited-range YUV once per picture (not once per frame), as HD players assume.
     """
     width, height = size
     to_yuv = "scale=out_color_matrix=bt709:out_range=tv"
     band = caption_area(size)
-    if plan.motion:
-        # The clock is a constant-rate source inside the graph: every output frame is asked for in turn, and
-        # the sparse layer streams are only held (a dense stream made by ``fps`` from a sparse one runs ahead
-        # of the other inputs, and ffmpeg queues gigabytes of frames).
-        lines = [
-            f"color=c=black:s={width}x{height}:r={fps}:d={plan.total / fps:.6f},format=yuv420p,"
-            f"trim=end_frame={plan.total}[clock]",
-            f"[0:v]{to_yuv},format=yuv420p[backdrop]",
-            f"[clock][backdrop]overlay=format=yuv420,"
-            f"zoompan=z='{_zoom_expression(plan, fps, zoom)}':x='{_pan_expression(plan, fps)}'"
-            f":y='(ih-ih/zoom)/2':d=1:s={width}x{height}:fps={fps},setsar=1[moving]",
-            f"[1:v]{to_yuv},format=yuva420p[card]",
-            "[moving][card]overlay=format=yuv420[base]",
-        ]
-    else:
-        lines = [
-            f"[0:v]format=yuv420p,pad={width}:{height}[clock]",
-            f"[1:v]{to_yuv},format=yuv420p[slide]",
-            "[clock][slide]overlay=format=yuv420[base]",
-        ]
+    # The clock is a constant-rate source inside the graph: every output frame is asked for in turn, and the
+    # sparse layer streams are only held (a dense stream made by ``fps`` from a sparse one runs ahead of the other
+    # inputs, and ffmpeg queues gigabytes of frames).
+    lines = [
+        f"color=c=black:s={width}x{height}:r={fps}:d={plan.total / fps:.6f},format=yuv420p,"
+        f"trim=end_frame={plan.total}[clock]",
+        f"[0:v]{to_yuv},format=yuv420p[backdrop]",
+        f"[clock][backdrop]overlay=format=yuv420,"
+        f"zoompan=z='{_zoom_expression(plan, fps, zoom)}':x='{_pan_expression(plan, fps)}'"
+        f":y='(ih-ih/zoom)/2':d=1:s={width}x{height}:fps={fps},setsar=1[moving]",
+        f"[1:v]{to_yuv},format=yuva420p[card]",
+        "[moving][card]overlay=format=yuv420[base]",
+    ]
     finish = "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv,setsar=1[video]"
     lines.append(f"[2:v]{to_yuv},format=yuva420p[caption]")
     overlay = f"[base][caption]overlay=x=0:y={band.y}:format=yuv420"
@@ -400,21 +421,6 @@ def _ffconcat(entries: list[_Held], fps: int, total: int) -> str:
         # framerate: the still's time base becomes 1/fps, so durations in whole frames stay exact.
         out += [f"file {quoted}", f"option framerate {fps}", f"duration {(entry.end - entry.start) / fps:.6f}"]
     return "\n".join(out) + "\n"
-
-
-def _clock_image(cache: Cache) -> Path:
-    """A 16×16 black still: the clock stream's picture (never seen: the slide covers it)."""
-    key = content_key("slide", "clock", 1)
-    path = cache.get("slide", key, ".png")
-    if path is None:
-        import io
-
-        from PIL import Image
-
-        data = io.BytesIO()
-        Image.new("RGB", (16, 16)).save(data, "PNG")
-        path = cache.put_bytes("slide", key, ".png", data.getvalue())
-    return path
 
 
 def _ffmetadata(timeline: Timeline) -> str:
@@ -525,15 +531,29 @@ def _encode(job: VideoJob, recipe: _Recipe, audio: Path, progress: Callable[[flo
     """Run the recipe's encode into the cache (atomically: a failed encode leaves no entry)."""
     target = job.cache.path("video", recipe.key, ".mp4")
     duration = recipe.plan.total / job.settings.frame_rate
-    with job.cache.scratch() as folder:
+    stored: list[Future[None]] = []  # pictures drawn for this encode, being written to the cache
+    with (
+        job.cache.scratch() as folder,
+        ThreadPoolExecutor(1, thread_name_prefix="slides") as prefetch,
+        ThreadPoolExecutor(1, thread_name_prefix="pictures-store") as storing,
+    ):
         inputs: list[str | Path] = []
-        for stream, listing in recipe.listings.items():
-            path = folder / f"{stream}.ffconcat"
-            path.write_text(listing, "utf-8")
-            inputs += ["-f", "concat", "-safe", "0", "-i", path]
-        audio_index = len(recipe.listings)
+        chunks: Iterator[bytes | memoryview] | None = None
+        if recipe.plan.motion:
+            for stream, listing in recipe.listings.items():
+                path = folder / f"{stream}.ffconcat"
+                path.write_text(listing, "utf-8")
+                inputs += ["-f", "concat", "-safe", "0", "-i", path]
+            video_map = "[video]"
+        else:
+            chunks = _composited(
+                recipe, job.settings.frame_rate, prefetch, lambda work: stored.append(storing.submit(work))
+            )
+            inputs += ["-f", "matroska", "-i", "pipe:0"]
+            video_map = "0:v:0"
+        audio_index = len(recipe.listings) if recipe.plan.motion else 1
         inputs += ["-i", audio]
-        maps: list[str] = ["-map", "[video]", "-map", f"{audio_index}:a:0"]
+        maps: list[str] = ["-map", video_map, "-map", f"{audio_index}:a:0"]
         next_index = audio_index + 1
         if recipe.srt.strip():
             (folder / "captions.srt").write_text(recipe.srt, "utf-8")
@@ -543,15 +563,33 @@ def _encode(job: VideoJob, recipe: _Recipe, audio: Path, progress: Callable[[flo
         (folder / "metadata.txt").write_text(recipe.metadata, "utf-8")
         inputs += ["-f", "ffmetadata", "-i", folder / "metadata.txt"]
         maps += ["-map_metadata", str(next_index), "-map_chapters", str(next_index)]
-        (folder / "graph.txt").write_text(recipe.graph, "utf-8")
-        args = [*inputs, "-/filter_complex", folder / "graph.txt", *maps, *recipe.output_args]
+        if recipe.plan.motion:
+            (folder / "graph.txt").write_text(recipe.graph, "utf-8")
+            filters: list[str | Path] = ["-/filter_complex", folder / "graph.txt"]
+        else:
+            filters = ["-vf", recipe.graph]
+        args = [*inputs, *filters, *maps, *recipe.output_args]
         with atomic.atomic_path(target) as tmp:
             job.ffmpeg.run(
                 [*args, tmp],
                 progress=lambda seconds: progress(min(1.0, seconds / duration)),
+                input_chunks=chunks,
                 what=f"encoding the {recipe.name} video",
             )
+            for picture in stored:
+                picture.result()  # a picture that could not be stored (a full disk…) fails the encode
             _subtitles_off_by_default(tmp)
+
+
+def _composited(recipe: _Recipe, fps: int, prefetch: ThreadPoolExecutor,
+                store: Callable[[Callable[[], None]], object]) -> Iterator[bytes | memoryview]:  # fmt: skip
+    """The still video's frames as a Matroska stream. Slides are read or drawn ahead in ``prefetch``; pictures
+    missing from the cache are drawn as they are needed and written to it by ``store``."""
+    pictures = recipe.store
+    source = FrameSource(slide=partial(pictures.slide_image, store=store),
+                         caption=partial(pictures.caption_box, store=store))  # fmt: skip
+    compositor = FrameCompositor(pictures.size, caption_area(pictures.size).y, source, recipe.fill, prefetch)
+    return compositor.stream(recipe.frames, fps)
 
 
 def _subtitles_off_by_default(path: Path) -> None:
