@@ -119,6 +119,7 @@ class FrameCompositor:
         self.fill = fill
         self.pool = pool
         self.fill_yuv = [int(p[0, 0]) for p in yuv420(np.full((2, 2, 3), fill.colour, np.uint8))] if fill else []
+        self._memo: tuple[Image.Image, np.ndarray] | None = None  # the last caption box and its pixels
 
     def stream(self, frames: Sequence[Frame], fps: int) -> Iterator[bytes | memoryview]:
         """The Matroska stream of the frames (``frames`` in order, each number on the ``fps`` grid)."""
@@ -166,7 +167,10 @@ class FrameCompositor:
         new_box, new_offset = new
         if same_cue and old_box is not None and new_box is not None and old_box.size == new_box.size \
                 and old_offset == new_offset:  # fmt: skip
-            for rect in _changed_rects(old_box, new_box):  # the two pills: all that moved
+            old_pixels = self._memo[1] if self._memo and self._memo[0] is old_box else _pixels(old_box)
+            new_pixels = _pixels(new_box)
+            self._memo = (new_box, new_pixels)  # the old box of the next look of this cue
+            for rect in _changed_rects(old_pixels, new_pixels):  # the two pills: all that moved
                 left, top, right, bottom = rect
                 x, y = new_offset[0], new_offset[1] + self.band_top
                 even = ((x + left) & ~1, (y + top) & ~1, min(self.width, (x + right + 1) & ~1),
@@ -206,10 +210,10 @@ class FrameCompositor:
         return width
 
 
-def _changed_rects(old: Image.Image, new: Image.Image) -> list[tuple[int, int, int, int]]:
-    """Where two pictures of one size differ: a rectangle (left, top, right, bottom) per run of changed rows, so
-    a highlight moving to the next line repaints two small rectangles rather than the whole box."""
-    changed = _pixels(old) != _pixels(new)
+def _changed_rects(old: np.ndarray, new: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Where two pictures of one size differ (``_pixels``): a rectangle (left, top, right, bottom) per run of
+    changed rows, so a highlight moving to the next line repaints two small rectangles rather than the whole box."""
+    changed = old != new
     rows = np.flatnonzero(changed.any(axis=1))
     rects: list[tuple[int, int, int, int]] = []
     for run in np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1) if rows.size else []:
