@@ -47,10 +47,11 @@ assert len(_PALETTES) == PALETTE_COUNT
 
 
 class SlideStore:
-    """Draws picture layers on demand, each once, and keeps them in the cache (kind ``slide``) as PNG.
+    """Draws picture layers on demand, each once, and keeps them in the cache (kind ``slide``): slides as PNG,
+    caption strips (motion) or caption boxes (still videos) as run-length TGA.
 
     The key of a layer is the hash of what is drawn on it (its content, the frame size and ``SLIDE_VERSION``),
-    so an unchanged picture is never drawn again and a caption edit draws only the strips it touches.
+    so an unchanged picture is never drawn again and a caption edit draws only the captions it touches.
     """
 
     def __init__(self, cache: Cache, size: tuple[int, int]) -> None:

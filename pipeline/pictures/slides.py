@@ -22,9 +22,9 @@ the ``Card`` text, and the ``Caption`` strip (the bottom 20 % of the frame, text
 video flattens backdrop and card into one ``Slide`` (it changes a few times per chapter); with motion, the
 backdrop stays a layer of its own so it can move under still text. The caption strip is always separate, so a
 caption edit redraws only the strips of that cue. Strips are many (one per spoken word): a cue's box is drawn
-once and each look only paints its pill over a copy, letters are set from a glyph cache, and the strip is written
-as run-length TGA (several times faster to write than PNG). The video stage (``pipeline.video.encode``) stacks
-the layers in ffmpeg.
+once and each look only paints its pill over a copy, letters are set from a glyph cache, and a still video keeps
+just the box, as run-length TGA (several times faster to write than PNG). The video stage
+(``pipeline.video.encode``) composites the layers (or, with motion, stacks them in ffmpeg).
 
 Typography: ``pipeline.pictures.text`` (bundled Lato, Noto Sans for Greek and Cyrillic).
 """

@@ -1,27 +1,33 @@
 """The captioned slideshow video: landscape, portrait and square MP4s from the narration timeline.
 
-No waste: the picture is piecewise constant (``pipeline.pictures.slides.plan_shots``), so each distinct layer is drawn
-once (Pillow, cached by content) and ffmpeg holds it for its exact duration. Each layer is a stream of ffmpeg's
-concat demuxer (one still per entry, with its duration); the filter graph stacks the slide and the caption strip.
-The output is variable frame rate on a 30 fps grid: a frame is encoded only when the picture changes, every
-change lands on the frame at or before its exact time (a cue's text is visible from its start), and the stream
-keeps the usual 1/15360 timescale. A "clock" stream — a 16×16 still with an entry at every picture change and at
-least every half second — drives the graph, because ``overlay`` emits frames only for frames of its first input.
-The progress bar's fill is a strip of the accent colour that ``overlay`` slides in from the left as ``t`` grows
-(evaluated per frame), shown from the first chapter slide to the end card.
+No waste: the picture is piecewise constant (``pipeline.pictures.slides.plan_shots``), so each distinct picture is
+drawn once (Pillow, cached by content) and a frame is encoded only when the picture changes. The output is
+variable frame rate on a 30 fps grid: every change lands on the frame at or before its exact time (a cue's text is
+visible from its start), there is a frame at least every half second (the progress bar moves while the picture
+holds), and the stream keeps the usual 1/15360 timescale.
+
+A still video's frames are composited in numpy (``pipeline.video.frames``: only what changed is repainted — a new
+slide, a new cue's box, the rectangles where the highlight moved, the progress bar's fill, which grows from the
+first chapter slide to the end card) and streamed to x264 as raw YUV in Matroska, one timestamp per frame. (Before,
+ffmpeg decoded every PNG slide and TGA strip and stacked them with three ``overlay`` filters, one of them fed a
+30 fps colour source for the fill: that graph cost more than x264 itself.) With motion the layers still go through
+ffmpeg's filter graph (below).
 
 The sound is whatever ``VideoJob.narration`` is: the mastered narration, or (``pipeline.video.music``) the
-narration and the ducked music bed mastered together.
+narration and the ducked music bed mastered together. The AAC is encoded once per narration, in a thread of its
+own, and shared by the formats; the pictures are encoded without waiting for it, into a video-only file that is
+then muxed with the sound, the subtitles and the chapters (streams copied).
 
 The finished file — H.264 High yuv420p, AAC from the mastered narration, a soft ``mov_text`` track (eng, off by
 default: the captions are burned in), chapter marks, title/artist, ``+faststart`` — is cached under a key of
-everything that goes into the encode (the layers' content keys and frames, the filter graph, the encoder
+everything that goes into the encode (the pictures' content keys and frames, the fill, the filters, the encoder
 options, the audio, subtitles and metadata), so an unchanged re-render copies it and encodes nothing, and a
-caption edit redraws only the strips it touches. The AAC is encoded once per narration and shared by the
-formats. While one format encodes, the next one's pictures are drawn.
+caption edit redraws only the caption pictures it touches.
 
 Optional motion (``VideoJob.motion``): a slow Ken Burns zoom and drift of the backdrop inside ffmpeg's filter
-graph (``zoompan``) under still text; that output is constant frame rate, and costs a real encode of every frame.
+graph (``zoompan``) under still text (layers from ffmpeg's concat demuxer, one still per entry); that output is
+constant frame rate, and costs a real encode of every frame. While one motion format encodes, the next one's
+pictures are drawn.
 """
 
 from __future__ import annotations
