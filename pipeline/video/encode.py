@@ -275,7 +275,9 @@ class _Recipe:
         if not plan.motion:
             frames = _still_frames(shots, fps)
             fill = _progress_fill(plan, FORMATS[name])
-            schedule = "".join(f"{f.number} {store.key(f.slide)} {store.box_key(f.caption)}\n" for f in frames)
+            slide_keys = {slide: store.key(slide) for slide in dict.fromkeys(f.slide for f in frames)}
+            box_keys = {caption: store.box_key(caption) for caption in dict.fromkeys(f.caption for f in frames)}
+            schedule = "".join(f"{f.number} {slide_keys[f.slide]} {box_keys[f.caption]}\n" for f in frames)
             graph = _STILL_FILTERS
             key = content_key(VIDEO_STAGE, name, schedule, fill, graph, output_args, srt, metadata, audio_key)
             return cls(name, plan, store, {}, graph, output_args, srt, metadata, key, tuple(frames), fill)
