@@ -157,6 +157,7 @@ def _run_streaming(
         raise ToolMissingError(f"cannot run ffmpeg at {ffmpeg.exe}: {exc.strerror}") from exc
     with _RUNNING_LOCK:
         _RUNNING.add(proc)
+    _widen_pipe(proc.stdin)
     failure: list[BaseException] = []
 
     def feed() -> None:
@@ -193,6 +194,15 @@ def _run_streaming(
         raise MediaError(f"{what} failed (ffmpeg exit {proc.returncode}): {tail[-400:]}", command=command,
                          stderr=stderr)  # fmt: skip
     return stderr
+
+
+def _widen_pipe(pipe: object) -> None:
+    """A 1 MB pipe where Linux allows it (64 KB by default): a raw 1080p frame is 3 MB, and fewer, larger writes
+    halve the time the feeder spends blocked on ffmpeg."""
+    with contextlib.suppress(ImportError, AttributeError, OSError, ValueError):
+        import fcntl
+
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)  # type: ignore[attr-defined]
 
 
 def _pump_progress(proc: subprocess.Popen[bytes], progress: ProgressCallback, input_bytes: bytes | None) -> bytes:
