@@ -33,12 +33,12 @@ from pipeline import __version__, atomic
 from pipeline.cache import DEFAULT_LIMIT_MB, Cache
 from pipeline.errors import InputError, NlmgError, OutputError
 from pipeline.ffmpeg import FFmpeg, locate
-from pipeline.narration.audio import MasteringTarget, Solution, to_rate
+from pipeline.narration.audio import MasteringTarget, Solution
 from pipeline.narration.captions import Cue, build_cues, to_srt, to_vtt
 from pipeline.narration.document import Document, book_identity, load_summary, slug_problem
 from pipeline.narration.lexicon import Lexicon
 from pipeline.narration.loudness import Loudness
-from pipeline.narration.mastered import mastered_narration, solution_from, tags_for
+from pipeline.narration.mastered import Voiced, mastered_narration, solution_from, tags_for
 from pipeline.narration.podcasting import chapters_json, transcript_json
 from pipeline.narration.segments import GRID
 from pipeline.narration.synthesis import speak
@@ -181,8 +181,8 @@ def _stages(
         )
     with clock("narration"):
         rate = settings.mastering.sample_rate
-        voiced = [to_rate(s.synthesis.samples, s.synthesis.sample_rate, rate) for s in sentences]
-        placed = layout(document, [len(v) for v in voiced], rate, settings.pauses, grid=GRID)
+        voiced = Voiced(sentences, rate, cache)
+        placed = layout(document, voiced.lengths(), rate, settings.pauses, grid=GRID)
         timeline = build_timeline(
             document, placed, [s.synthesis.token_times for s in sentences], [s.word_tokens for s in sentences]
         )

@@ -112,7 +112,10 @@ def _children(pid: int) -> list[int]:
     """Child processes that are running another program (between fork and exec a child is a copy of this Python
     whose shared pages would be counted twice)."""
     found = []
-    own = Path(f"/proc/{pid}/comm").read_text()
+    try:
+        own = Path(f"/proc/{pid}/comm").read_text()
+    except OSError:
+        return found  # it has ended
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
@@ -123,45 +126,49 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _sample_memory(stop: threading.Event, peak: list[float]) -> None:
-    """The process's resident memory plus its children's (ffmpeg) at the same moment, every 50 ms."""
-    me = os.getpid()
+def _sample_memory(pid: int, stop: threading.Event, peak: list[float]) -> None:
+    """A process's resident memory plus its children's (ffmpeg) at the same moment, every 50 ms."""
     while not stop.wait(0.05):
-        peak[0] = max(peak[0], _rss_mb(me) + sum(_rss_mb(child) for child in _children(me)))
+        peak[0] = max(peak[0], _rss_mb(pid) + sum(_rss_mb(child) for child in _children(pid)))
 
 
 def _child(target: Callable[..., Any], args: tuple, queue: Any) -> None:
-    stop, sampled = threading.Event(), [0.0]
-    sampler = threading.Thread(target=_sample_memory, args=(stop, sampled), daemon=True)
-    if Path("/proc/self/status").is_file():
-        sampler.start()
     started = time.perf_counter()
     result = target(*args)
     seconds = time.perf_counter() - started
-    stop.set()
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if sampler.is_alive() or sampled[0]:
-        sampler.join()
-        peak = max(own, sampled[0])
-    else:  # no /proc: an upper bound (a child's maxrss includes the parent's memory it was forked from)
-        peak = own + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     cpu = sum(
         usage.ru_utime + usage.ru_stime
         for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
     )
-    queue.put({"seconds": seconds, "cpu_seconds": cpu, "peak_mb": peak, "result": result})
+    queue.put({"seconds": seconds, "cpu_seconds": cpu, "own_mb": own, "children_mb": children, "result": result})
 
 
 def run_measured(target: Callable[..., Any], *args: Any) -> dict[str, Any]:
-    """Run ``target(*args)`` in a fresh process; return its wall seconds, peak MB and return value."""
+    """Run ``target(*args)`` in a fresh process; return its wall seconds, peak MB and return value.
+
+    Memory is sampled from this process, not inside the measured one: a sampler there would take the interpreter
+    lock from the work it measures (every 50 ms it reads /proc for every process), slowing exactly what is timed.
+    """
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_child, args=(target, args, queue))
     process.start()
+    stop, sampled = threading.Event(), [0.0]
+    sampler = threading.Thread(target=_sample_memory, args=(process.pid, stop, sampled), daemon=True)
+    if Path("/proc/self/status").is_file():
+        sampler.start()
     outcome = queue.get()
+    stop.set()
     process.join()
     if process.exitcode:
         raise SystemExit(f"bench: the measured run failed (exit {process.exitcode})")
+    if sampler.is_alive() or sampled[0]:
+        sampler.join()
+        outcome["peak_mb"] = max(outcome["own_mb"], sampled[0])
+    else:  # no /proc: an upper bound (a child's maxrss includes the parent's memory it was forked from)
+        outcome["peak_mb"] = outcome["own_mb"] + outcome["children_mb"]
     return outcome
 
 

@@ -9,6 +9,7 @@ output folder) when it still lands on target, so the narration changes only wher
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,9 @@ import numpy as np
 
 from pipeline import atomic
 from pipeline.cache import Cache, content_key
+from pipeline.errors import MediaError
 from pipeline.ffmpeg import FFmpeg
-from pipeline.narration.audio import RESAMPLER, MasteringTarget, Solution, Tags, write_tags
+from pipeline.narration.audio import RESAMPLER, MasteringTarget, Solution, Tags, to_rate, write_tags
 from pipeline.narration.document import Document
 from pipeline.narration.loudness import Loudness
 from pipeline.narration.segments import Segment, master_segments, split
@@ -48,9 +50,36 @@ def tags_for(document: Document) -> Tags:
     )
 
 
+class Voiced:
+    """Each sentence's audio at the master rate (SoX's resampler), made when a segment that holds it is measured or
+    encoded. Its length is kept in the cache, so laying out a narration whose segments are all cached (an edit's
+    untouched paragraphs) resamples nothing."""
+
+    def __init__(self, sentences: Sequence[SpokenSentence], rate: int, cache: Cache) -> None:
+        self.sentences, self.rate, self.cache = sentences, rate, cache
+        self._made: dict[int, np.ndarray] = {}
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        if index not in self._made:
+            synthesis = self.sentences[index].synthesis
+            self._made[index] = to_rate(synthesis.samples, synthesis.sample_rate, self.rate)
+        return self._made[index]
+
+    def lengths(self) -> list[int]:
+        found = []
+        for index, sentence in enumerate(self.sentences):
+            key = content_key(STAGE, "length", sentence.key, self.rate, RESAMPLER)
+            known = self.cache.get_json("resampled", key)
+            if not isinstance(known, int):
+                known = len(self[index])
+                self.cache.put_json("resampled", key, known)
+            found.append(known)
+        return found
+
+
 def mastered_narration(
     sentences: list[SpokenSentence],
-    voiced: list[np.ndarray],
+    voiced: Voiced,
     placed: Layout,
     pauses: Pauses,
     timeline: Timeline,
@@ -62,8 +91,8 @@ def mastered_narration(
     previous: Solution | None = None,
     progress: Progress = quiet,
 ) -> MasteredNarration:
-    """The narration MP3 for these sentences (``voiced``: each one's samples at the master rate, laid out by
-    ``placed``), from the cache or mastered and tagged now."""
+    """The narration MP3 for these sentences (``voiced``: their audio at the master rate, laid out by ``placed``),
+    from the cache or mastered and tagged now."""
     chapters = timeline.chapters
     key = content_key(
         STAGE, [s.key for s in sentences], pauses, target, tags, hashlib.sha256(cover).hexdigest(), chapters
@@ -76,8 +105,12 @@ def mastered_narration(
     def audio(segment: Segment) -> np.ndarray:
         samples = np.zeros(segment.samples, dtype=np.float32)
         for index in segment.sentences:
-            at = placed.starts[index] - segment.start
-            samples[at : at + len(voiced[index])] = voiced[index]
+            at, said = placed.starts[index] - segment.start, voiced[index]
+            if len(said) != placed.lengths[index]:
+                raise MediaError(
+                    f"sentence {index + 1} resampled to {len(said)} samples, laid out as {placed.lengths[index]}"
+                )
+            samples[at : at + len(said)] = said
         return samples
 
     segments = split(placed, [s.key for s in sentences], RESAMPLER)
