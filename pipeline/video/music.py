@@ -38,17 +38,17 @@ from pipeline.narration.audio import (
     Plan,
     Solution,
     Tags,
+    decode,
     master,
-    measure_file,
     read_audio,
     solve,
     write_tags,
 )
-from pipeline.narration.loudness import Loudness
+from pipeline.narration.loudness import Loudness, measure
 from pipeline.narration.timeline import Timeline, Word
 from pipeline.progress import Progress, quiet, seconds_of
 
-MUSIC_STAGE = "music/3"
+MUSIC_STAGE = "music/4"
 RATE = 44100
 _BLOCK_SECONDS = 10.0  # the bed is written in blocks: memory stays flat however long the narration is
 _CONTROL_STEP = RATE // 1000  # samples between two points of the gain envelope
@@ -283,9 +283,10 @@ def make_bed(source: str | Path, timeline: Timeline, cache: Cache, ffmpeg: FFmpe
 def mix(ffmpeg: FFmpeg, narration: Path, bed: Path, cache: Cache, target: MasteringTarget | None = None) -> Soundtrack:
     """Narration + bed as one mastered WAV (cached by both inputs): the video's sound.
 
-    The narration is mastered already and the bed adds little, so the sum usually measures on target as it is;
-    when it does not, the narration's mastering solves a gain (and a limiter if the peaks need one) for it.
-    Measured on the WAV, which the AAC encode keeps (an MP3 here would lose ~0.4 LU and need a second pass).
+    The narration is mastered already and the bed adds little, so the sum (made in numpy: the MP3 decoded, the bed
+    added) usually measures on target as it is; when it does not, the narration's mastering solves a gain (and a
+    limiter if the peaks need one) for it. Written as a 32-bit float WAV, which the AAC encode keeps (an MP3 here
+    would lose ~0.4 LU and need a second pass).
     """
     target = target or MasteringTarget()
     key = content_key(MUSIC_STAGE, "mix", sha256_file(narration), bed.name, target)
@@ -294,34 +295,33 @@ def mix(ffmpeg: FFmpeg, narration: Path, bed: Path, cache: Cache, target: Master
     if cached is not None and meta is not None:
         return Soundtrack(cached, bed, Loudness(**meta["loudness"]), Solution(**meta["solution"]))
     final = cache.path("music", key, ".wav")
-    with cache.scratch() as work:
-        summed = work / "mix.wav"
+    rate = target.sample_rate
+    summed = decode(ffmpeg, narration, rate).copy()  # the voice, then the bed added in place (memory stays ~2×)
+    summed += _fit(read_audio(ffmpeg, bed, rate), len(summed))
+    loudness = measure(summed, rate)
+    solution = Solution(None, 0.0)
+    if abs(loudness.integrated_lufs - target.integrated_lufs) > AIM_LU or (
+        loudness.true_peak_dbtp > target.true_peak_dbtp - METER_MARGIN_DB
+    ):
+        plan = Plan.of(lambda: summed, rate)
+        solution = solve([plan], target, headroom=0.2)
+        summed = plan.apply(solution)
+        loudness = measure(summed, rate)
+    with atomic.atomic_path(final) as tmp:  # 32-bit float: the AAC encode is its only reader
         ffmpeg.run(
-            ["-i", narration, "-i", bed, "-filter_complex",
-             f"[0:a]aresample={target.sample_rate},aformat=channel_layouts=mono[voice];"
-             "[voice][1:a]amix=inputs=2:normalize=0:duration=first",
-             "-c:a", "pcm_f32le", summed],
-            what="mixing the narration with the music bed",
-        )  # fmt: skip
-        loudness = measure_file(ffmpeg, summed, target.sample_rate)
-        solution = Solution(None, 0.0)
-        with atomic.atomic_path(final) as tmp:
-            if (
-                abs(loudness.integrated_lufs - target.integrated_lufs) <= AIM_LU
-                and loudness.true_peak_dbtp <= target.true_peak_dbtp - METER_MARGIN_DB
-            ):
-                summed.replace(tmp)  # on target as it is (the usual case): kept as summed, 32-bit float
-            else:
-                signal = read_audio(ffmpeg, summed, target.sample_rate)
-                plan = Plan.of(lambda: signal, target.sample_rate)
-                solution = solve([plan], target, headroom=0.2)
-                ffmpeg.run(["-f", "f32le", "-ar", str(target.sample_rate), "-ac", "1", "-i", "pipe:0",
-                            "-c:a", "pcm_f32le", "-f", "wav", tmp],
-                           input_bytes=plan.apply(solution).astype("<f4").tobytes(),
-                           what="mastering the narration with the music bed")  # fmt: skip
-                loudness = measure_file(ffmpeg, tmp, target.sample_rate)
+            ["-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0", "-c:a", "pcm_f32le", "-f", "wav", tmp],
+            input_bytes=summed.astype("<f4").tobytes(),
+            what="writing the narration with the music bed",
+        )
     cache.put_json("music", key, {"loudness": loudness.__dict__, "solution": solution.__dict__})
     return Soundtrack(final, bed, loudness, solution)
+
+
+def _fit(samples: np.ndarray, length: int) -> np.ndarray:
+    """``samples`` cut or padded with silence to ``length`` (the mix lasts as long as the narration)."""
+    if len(samples) >= length:
+        return samples[:length]
+    return np.concatenate([samples, np.zeros(length - len(samples), dtype=samples.dtype)])
 
 
 def podcast_mix(
