@@ -14,7 +14,7 @@ import re
 import shlex
 import subprocess
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,40 +70,12 @@ class FFmpeg:
         if progress is not None:
             command += ["-progress", "pipe:1", "-nostats"]
         command += [str(a) for a in args]
-        log.debug("$ %s", shlex.join(command))
-        try:
-            proc = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        except OSError as exc:
-            raise ToolMissingError(f"cannot run ffmpeg at {self.exe}: {exc.strerror}") from exc
-        with _RUNNING_LOCK:
-            _RUNNING.add(proc)
-        try:
+        with _running(command, subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL) as proc:
             if progress is None:
                 _, err = proc.communicate(input_bytes)
             else:
                 err = _pump_progress(proc, progress, input_bytes)
-        except BaseException:  # Ctrl-C or a failing callback: stop ffmpeg now, not when its pipe breaks
-            proc.kill()
-            proc.wait()
-            raise
-        finally:
-            with _RUNNING_LOCK:
-                _RUNNING.discard(proc)
-        stderr = err.decode("utf-8", "replace")
-        log.debug("ffmpeg exit %s; stderr:\n%s", proc.returncode, stderr.rstrip())
-        if proc.returncode != 0:
-            tail = " | ".join(line.strip() for line in stderr.strip().splitlines()[-_STDERR_TAIL_LINES:])
-            raise MediaError(
-                f"{what} failed (ffmpeg exit {proc.returncode}): {tail[-400:]}",
-                command=command,
-                stderr=stderr,
-            )
-        return stderr
+        return _outcome(proc.returncode, err, command, what)
 
     def pipe(self, args: Sequence[str | Path], input_bytes: bytes, *, what: str = "ffmpeg") -> bytes:
         """Run ffmpeg reading ``input_bytes`` on stdin; return what it writes to stdout (e.g. raw PCM)."""
@@ -150,49 +122,61 @@ def _run_streaming(
 ) -> str:
     """``FFmpeg.run`` with stdin fed from ``chunks`` by a feeder thread (the chunks are made in that thread)."""
     command = [ffmpeg.exe, "-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", *map(str, args)]
-    log.debug("$ %s", shlex.join(command))
-    try:
-        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    except OSError as exc:
-        raise ToolMissingError(f"cannot run ffmpeg at {ffmpeg.exe}: {exc.strerror}") from exc
-    with _RUNNING_LOCK:
-        _RUNNING.add(proc)
-    _widen_pipe(proc.stdin)
     failure: list[BaseException] = []
+    with _running(command, subprocess.PIPE) as proc:
+        _widen_pipe(proc.stdin)
 
-    def feed() -> None:
-        assert proc.stdin is not None
-        try:
-            with contextlib.suppress(BrokenPipeError):  # ffmpeg stopped early: its own error says why
-                for chunk in chunks:
-                    proc.stdin.write(chunk)
-        except BaseException as exc:  # handed to the calling thread; ffmpeg is stopped rather than fed a torn stream
-            failure.append(exc)
-            proc.kill()
-        finally:
-            with contextlib.suppress(BrokenPipeError, OSError):
-                proc.stdin.close()
+        def feed() -> None:
+            assert proc.stdin is not None
+            try:
+                with contextlib.suppress(BrokenPipeError):  # ffmpeg stopped early: its own error says why
+                    for chunk in chunks:
+                        proc.stdin.write(chunk)
+            except BaseException as exc:  # handed to the calling thread; ffmpeg is stopped, not fed a torn stream
+                failure.append(exc)
+                proc.kill()
+            finally:
+                with contextlib.suppress(BrokenPipeError, OSError):
+                    proc.stdin.close()
 
-    feeder = threading.Thread(target=feed, name="ffmpeg-feed", daemon=True)
-    try:
-        feeder.start()
+        feeder = threading.Thread(target=feed, name="ffmpeg-feed", daemon=True)
+        feeder.start()  # on Ctrl-C ffmpeg is killed and the feeder then ends on a broken pipe
         err = _pump_progress(proc, progress or (lambda seconds: None), None)
         feeder.join()
-    except BaseException:  # Ctrl-C or a failing callback: stop ffmpeg (the feeder then ends on a broken pipe)
+    if failure:
+        raise failure[0]
+    return _outcome(proc.returncode, err, command, what)
+
+
+@contextlib.contextmanager
+def _running(command: list[str], stdin: int) -> Iterator[subprocess.Popen[bytes]]:
+    """ffmpeg started with ``command``, known to ``stop_running`` while it runs, and killed at once when the caller
+    fails (Ctrl-C, a failing callback, a failing feeder) rather than when its pipe breaks."""
+    log.debug("$ %s", shlex.join(command))
+    try:
+        proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise ToolMissingError(f"cannot run ffmpeg at {command[0]}: {exc.strerror}") from exc
+    with _RUNNING_LOCK:
+        _RUNNING.add(proc)
+    try:
+        yield proc
+    except BaseException:
         proc.kill()
         proc.wait()
         raise
     finally:
         with _RUNNING_LOCK:
             _RUNNING.discard(proc)
-    if failure:
-        raise failure[0]
+
+
+def _outcome(returncode: int | None, err: bytes, command: list[str], what: str) -> str:
+    """ffmpeg's stderr text, logged; a ``MediaError`` naming ``what`` and the end of stderr if it failed."""
     stderr = err.decode("utf-8", "replace")
-    log.debug("ffmpeg exit %s; stderr:\n%s", proc.returncode, stderr.rstrip())
-    if proc.returncode != 0:
+    log.debug("ffmpeg exit %s; stderr:\n%s", returncode, stderr.rstrip())
+    if returncode != 0:
         tail = " | ".join(line.strip() for line in stderr.strip().splitlines()[-_STDERR_TAIL_LINES:])
-        raise MediaError(f"{what} failed (ffmpeg exit {proc.returncode}): {tail[-400:]}", command=command,
-                         stderr=stderr)  # fmt: skip
+        raise MediaError(f"{what} failed (ffmpeg exit {returncode}): {tail[-400:]}", command=command, stderr=stderr)
     return stderr
 
 

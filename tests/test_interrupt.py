@@ -220,20 +220,20 @@ def cache_entries(cache: Path) -> dict[str, dict[Path, int]]:
 
 def growing_temp(cache: Path, kind: str, suffix: str) -> bool:
     """A temp file of ``kind`` being written right now (hidden name, some bytes in it): an encode is under way."""
-    for path in walk_files(cache / kind):
-        if path.name.startswith(TEMP_PREFIX) and path.suffix == suffix:
-            try:
-                if path.stat().st_size > 0:
-                    return True
-            except FileNotFoundError:
-                continue
-    return False
+    return _written_to(
+        walk_files(cache / kind), lambda path: path.name.startswith(TEMP_PREFIX) and path.suffix == suffix
+    )
 
 
 def encoding_segment(cache: Path) -> bool:
     """A segment of the narration's MP3 being encoded right now (in a run's scratch folder, some bytes in it)."""
-    for path in walk_files(cache / "tmp"):
-        if path.suffix == ".mp3":
+    return _written_to(walk_files(cache / "tmp"), lambda path: path.suffix == ".mp3")
+
+
+def _written_to(paths: list[Path], wanted: Callable[[Path], bool]) -> bool:
+    """Whether any of ``paths`` that is ``wanted`` has bytes in it (files may vanish while a render tidies up)."""
+    for path in paths:
+        if wanted(path):
             try:
                 if path.stat().st_size > 0:
                     return True
