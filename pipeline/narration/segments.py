@@ -298,15 +298,15 @@ def _join(streams: Sequence[bytes], mp3_path: Path, ffmpeg: FFmpeg) -> None:
         )  # fmt: skip
     finally:
         raw.unlink(missing_ok=True)
-    data = bytearray(mp3_path.read_bytes())
-    lame = _lame_tag(data)
-    ours = int.from_bytes(streams[-1][_lame_tag(streams[-1]) + 21 : _lame_tag(streams[-1]) + 24], "big")
-    delay_padding = int.from_bytes(data[lame + 21 : lame + 24], "big")
-    data[lame + 21 : lame + 24] = ((delay_padding & 0xFFF000) | (ours & 0xFFF)).to_bytes(3, "big")
-    data[lame + 34 : lame + 36] = b"\0\0"  # the tag's CRC, as ffmpeg computes it: its frame's first 190 bytes
-    data[lame + 34 : lame + 36] = _crc16(bytes(data[:190])).to_bytes(2, "big")
+    padding = _delay_and_padding(streams[-1]) & 0xFFF
     with open(mp3_path, "r+b") as handle:
-        handle.write(data[:190])
+        head = bytearray(handle.read(190))  # the Info frame's part that the tag and its CRC cover
+        lame = _lame_tag(head)
+        head[lame + 21 : lame + 24] = ((_delay_and_padding(head) & 0xFFF000) | padding).to_bytes(3, "big")
+        head[lame + 34 : lame + 36] = b"\0\0"  # the tag's CRC, as ffmpeg computes it: over these 190 bytes
+        head[lame + 34 : lame + 36] = _crc16(bytes(head)).to_bytes(2, "big")
+        handle.seek(0)
+        handle.write(head)
 
 
 def _frame_offsets(mp3: bytes) -> list[int]:
@@ -330,6 +330,12 @@ def _lame_tag(data: bytes | bytearray) -> int:
     if data[_INFO_AT : _INFO_AT + 4] not in (b"Info", b"Xing") or flags & 0x7 != 0x7:
         raise _Unaligned("an MP3 stream without an Info header holding a frame count, a size and a seek table")
     return _INFO_AT + 8 + 4 + 4 + 100 + (4 if flags & 0x8 else 0)  # after frames, bytes, seek table, quality
+
+
+def _delay_and_padding(data: bytes | bytearray) -> int:
+    """The LAME tag's 24 bits of encoder delay (high 12) and end padding (low 12)."""
+    lame = _lame_tag(data)
+    return int.from_bytes(data[lame + 21 : lame + 24], "big")
 
 
 def _crc16(data: bytes) -> int:
