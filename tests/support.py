@@ -13,14 +13,18 @@ import math
 import random
 import re
 import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from pipeline.narration.captions import Cue, CueRules, caption_words, display_width
 from pipeline.narration.document import split_sentences
 from pipeline.narration.timeline import ChapterMark, Timeline, Word
+from pipeline.publishing import site
 from pipeline.record import file_entry, write_record
 
 _TONE_CACHE: dict[tuple[str, float], bytes] = {}
@@ -415,3 +419,62 @@ def request(address: tuple[str, int], method: str, path: str, headers: dict[str,
     body = response.read()
     connection.close()
     return response, body
+
+
+def decode_pcm(ffmpeg_exe: str, path: Path, rate: int = 8000) -> np.ndarray:
+    """A media file's sound as ffmpeg itself decodes it (with its gapless trimming): mono float samples at
+    ``rate``, through 16-bit PCM."""
+    raw = subprocess.run(
+        [ffmpeg_exe, "-nostdin", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(raw, np.int16).astype(np.float32) / 32768
+
+
+def evenly_spoken(chapters: Sequence[tuple[str, str]], gap: float, tail: float) -> Timeline:
+    """A timeline of (title, text) chapters: from 0.5 s a word every 0.3 s (each 0.26 s long), ``gap`` seconds
+    between chapters and ``tail`` after the last word."""
+    words: list[Word] = []
+    starts: list[float] = []
+    t = 0.5
+    for chapter, (_title, text) in enumerate(chapters):
+        if chapter:
+            t += gap
+        starts.append(round(t, 3))
+        for word in text.split():
+            words.append(Word(word, round(t, 3), round(t + 0.26, 3), chapter, chapter, chapter))
+            t += 0.3
+    duration = round(t + tail, 3)
+    starts[0] = 0.0
+    marks = tuple(
+        ChapterMark(title, start, end)
+        for (title, _text), start, end in zip(chapters, starts, [*starts[1:], duration], strict=True)
+    )
+    return Timeline("Never Let Me Go", "Kazuo Ishiguro", duration, tuple(words), marks)
+
+
+def interpreter_start_seconds() -> float:
+    """How long a bare Python takes to start here, with room to spare (the worst of three, × 1.5): interrupts
+    sent earlier land in CPython's own start-up, before any of our code runs."""
+    bare = []
+    for _ in range(3):
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        bare.append(time.monotonic() - started)
+    return max(bare) * 1.5
+
+
+FEED_BASE = "https://example.org/pod"
+FEED_NAMESPACES = {
+    "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
+    "podcast": "https://podcastindex.org/namespace/1.0",
+    "atom": "http://www.w3.org/2005/Atom",
+}
+
+
+def site_settings(**overrides: object) -> site.SiteSettings:
+    """The test show's settings (base URL, title, author, e-mail), with ``overrides``."""
+    values: dict = {"base_url": FEED_BASE, "title": "Book Notes", "author": "Ann Reader", "email": "ann@example.org"}
+    values.update(overrides)
+    return site.SiteSettings(**values)

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import decode_pcm
 
 from pipeline.cli import main
 from pipeline.narration.lexicon import Lexicon
@@ -249,8 +250,6 @@ def test_speech_words_are_what_the_timeline_counts(short_render, short_summary):
 def test_the_24khz_voice_is_resampled_without_images(tmp_path, ffmpeg_exe):
     """A 9 kHz tone at the voice's 24 kHz, mastered to 44.1 kHz: no image at 24 - 9 = 15 kHz, no alias anywhere."""
     import wave
-
-    from test_render import decode_pcm
 
     from pipeline.ffmpeg import locate
     from pipeline.narration.audio import master

@@ -5,27 +5,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
-from support import SHORT_SUMMARY, ebur128
+from support import SHORT_SUMMARY, decode_pcm, ebur128
 
 from pipeline.narration.audio import MasteringTarget, Plan, limiter_gain, solve
 from pipeline.narration.loudness import measure, true_peak
 
 RATE = 44_100
-
-
-def decode(ffmpeg_exe: str, path: Path) -> np.ndarray:
-    """Float samples as ffmpeg decodes them (its own gapless trimming from the LAME tag)."""
-    raw = subprocess.run(
-        [ffmpeg_exe, "-nostdin", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return np.frombuffer(raw, "<f4")
 
 
 def bursts(seconds: float = 6.0, seed: int = 3) -> np.ndarray:
@@ -55,7 +43,7 @@ def test_the_limiter_holds_every_true_peak_under_its_threshold_and_moves_in_ramp
 def test_our_meter_agrees_with_ffmpegs_on_a_real_narration(short_render, ffmpeg_exe) -> None:
     mp3 = short_render["out"] / "narration.mp3"
     integrated, peak = ebur128(ffmpeg_exe, mp3)
-    ours = measure(decode(ffmpeg_exe, mp3), RATE)
+    ours = measure(decode_pcm(ffmpeg_exe, mp3, RATE), RATE)
     assert abs(ours.integrated_lufs - integrated) <= 0.1
     assert abs(ours.true_peak_dbtp - peak) <= 0.2
     recorded = json.loads((short_render["out"] / "render.json").read_text("utf-8"))["loudness"]
@@ -67,12 +55,12 @@ def test_the_joined_segments_decode_exactly_where_the_timeline_puts_them(short_r
     """Each segment's own stream, decoded alone, is found in the whole MP3 at a frame boundary, sample for sample;
     the streams cover the narration, which decodes to the timeline's length."""
     out, cache = short_render["out"], short_render["cache"]
-    whole = decode(ffmpeg_exe, out / "narration.mp3")
+    whole = decode_pcm(ffmpeg_exe, out / "narration.mp3", RATE)
     duration = json.loads((out / "timeline.json").read_text("utf-8"))["duration"]
     assert abs(len(whole) - duration * RATE) <= 0.001 * RATE
     found = []
     for stream in sorted((cache / "segment").glob("*/*.mp3")):
-        alone = decode(ffmpeg_exe, stream)
+        alone = decode_pcm(ffmpeg_exe, stream, RATE)
         inner = alone[1152:-1152]  # away from the joins, where the neighbours' priming and padding sit
         for frame in range(0, (len(whole) - len(alone)) // 1152 + 1):
             at = frame * 1152

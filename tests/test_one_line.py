@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from support import make_render
+from support import interpreter_start_seconds, make_render
 
 from pipeline.cli import main
 from pipeline.record import RECORD_NAME
@@ -129,12 +129,7 @@ def test_ctrl_c_in_the_first_half_second_is_one_line(tmp_path: Path) -> None:
     """
     summary = tmp_path / "s.md"
     summary.write_text(SUMMARY, "utf-8")
-    bare = []
-    for _ in range(3):
-        started = time.monotonic()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        bare.append(time.monotonic() - started)
-    interpreter_up = max(bare) * 1.5
+    interpreter_up = interpreter_start_seconds()
     script = shutil.which("nlmg-media", path=str(Path(sys.executable).parent))
     commands = [[script] if script else [sys.executable, "-m", "pipeline"], [sys.executable, "-m", "pipeline"]]
     rng = random.Random(5)

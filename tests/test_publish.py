@@ -20,7 +20,10 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 from PIL import Image
+from support import FEED_BASE as BASE
+from support import FEED_NAMESPACES as NS
 from support import make_render
+from support import site_settings as settings
 
 from pipeline.cache import sha256_file
 from pipeline.cli import main
@@ -29,21 +32,9 @@ from pipeline.publishing import feed, site
 from pipeline.publishing import targets as publish
 from pipeline.publishing.registry import podcast_guid
 
-BASE = "https://example.org/pod"
-NS = {
-    "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
-    "podcast": "https://podcastindex.org/namespace/1.0",
-    "atom": "http://www.w3.org/2005/Atom",
-}
 T1 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 T2 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 T3 = datetime(2026, 3, 1, 8, 15, tzinfo=UTC)
-
-
-def settings(**overrides: object) -> site.SiteSettings:
-    values: dict = {"base_url": BASE, "title": "Book Notes", "author": "Ann Reader", "email": "ann@example.org"}
-    values.update(overrides)
-    return site.SiteSettings(**values)
 
 
 def channel_of(site_dir: Path) -> etree._Element:

@@ -12,12 +12,11 @@ import shutil
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from support import SHORT_SUMMARY, ebur128
+from support import SHORT_SUMMARY, decode_pcm, ebur128
 
 from pipeline.cli import main
 from pipeline.narration.document import parse_summary
@@ -35,15 +34,6 @@ def parse_srt(text: str) -> list[tuple[float, float, list[str]]]:
 def _seconds(stamp: str) -> float:
     h, m, s = stamp.strip().replace(",", ".").split(":")
     return int(h) * 3600 + int(m) * 60 + float(s)
-
-
-def decode_pcm(ffmpeg_exe: str, path: Path, rate: int = 8000) -> np.ndarray:
-    raw = subprocess.run(
-        [ffmpeg_exe, "-nostdin", "-v", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "-ar", str(rate), "-"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    return np.frombuffer(raw, np.int16).astype(np.float32) / 32768
 
 
 def test_narration_is_mastered_mono_44k_cbr(short_render, ffmpeg_exe):

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import interpreter_start_seconds
 
 from pipeline.record import RECORD_NAME
 
@@ -107,12 +108,7 @@ def test_sigint_at_random_moments_never_leaves_a_mixed_set(tmp_path: Path) -> No
     start_up, work = max(t[0] for t in timings), max(t[1] for t in timings) * 1.2
     # The first moments belong to CPython's own start (before any of our code: an interrupt there is its fatal
     # error or the default signal action, and the folder is not touched); start after a bare interpreter's time.
-    bare = []
-    for _ in range(3):
-        started = time.monotonic()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        bare.append(time.monotonic() - started)
-    interpreter_up = max(bare) * 1.5
+    interpreter_up = interpreter_start_seconds()
 
     out = tmp_path / "out"
     rng = random.Random(int(os.environ.get("NLMG_INTERRUPT_SEED", "12")))

@@ -14,26 +14,17 @@ import podcastparser
 import pytest
 from lxml import etree
 from PIL import Image
+from support import FEED_BASE as BASE
+from support import FEED_NAMESPACES as NS
 from support import make_render, write_playlist
+from support import site_settings as settings
 
 from pipeline.publishing import feed, site
 
-BASE = "https://example.org/pod"
 MOVED = "https://cdn.example.net/books"
-NS = {
-    "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
-    "podcast": "https://podcastindex.org/namespace/1.0",
-    "atom": "http://www.w3.org/2005/Atom",
-}
 T1 = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 T2 = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
 SLUG = "never-let-me-go"
-
-
-def settings(**overrides: object) -> site.SiteSettings:
-    values: dict = {"base_url": BASE, "title": "Book Notes", "author": "Ann Reader", "email": "ann@example.org"}
-    values.update(overrides)
-    return site.SiteSettings(**values)
 
 
 def channel_of(site_dir: Path) -> etree._Element:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import evenly_spoken
 
 from pipeline.cache import Cache
 from pipeline.errors import InputError
@@ -40,18 +41,7 @@ SECOND_TITLE = "The Cottages; #2 = Norfolk"  # ffmetadata's special characters, 
 
 def make_timeline() -> Timeline:
     """~14.6 s: a short lead-in, two chapters 1.2 s apart, 0.3 s a word."""
-    words: list[Word] = []
-    t = 0.5
-    for chapter, text in enumerate((CHAPTER_ONE, CHAPTER_TWO)):
-        if chapter:
-            t += 1.2
-        for word in text.split():
-            words.append(Word(word, round(t, 3), round(t + 0.26, 3), chapter, chapter, chapter))
-            t += 0.3
-    duration = round(t + 0.9, 3)
-    second = words[len(CHAPTER_ONE.split())].start
-    chapters = (ChapterMark("Hailsham", 0.0, second), ChapterMark(SECOND_TITLE, second, duration))
-    return Timeline("Never Let Me Go", "Kazuo Ishiguro", duration, tuple(words), chapters)
+    return evenly_spoken((("Hailsham", CHAPTER_ONE), (SECOND_TITLE, CHAPTER_TWO)), gap=1.2, tail=0.9)
 
 
 TIMELINE = make_timeline()

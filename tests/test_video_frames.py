@@ -10,11 +10,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from support import evenly_spoken
 
 from pipeline.cache import Cache
 from pipeline.ffmpeg import locate
 from pipeline.narration.captions import build_cues
-from pipeline.narration.timeline import ChapterMark, Timeline, Word
+from pipeline.narration.timeline import Timeline
 from pipeline.pictures.drawing import SlideStore
 from pipeline.pictures.slides import caption_area, plan_shots
 from pipeline.video import matroska
@@ -29,18 +30,7 @@ TEXT = (
 
 
 def make_timeline() -> Timeline:
-    words: list[Word] = []
-    t = 0.5
-    for chapter, text in enumerate(TEXT):
-        if chapter:
-            t += 1.6
-        for word in text.split():
-            words.append(Word(word, round(t, 3), round(t + 0.26, 3), chapter, chapter, chapter))
-            t += 0.3
-    duration = round(t + 1.5, 3)
-    second = words[len(TEXT[0].split())].start
-    chapters = (ChapterMark("Hailsham", 0.0, second), ChapterMark("The Cottages", second, duration))
-    return Timeline("Never Let Me Go", "Kazuo Ishiguro", duration, tuple(words), chapters)
+    return evenly_spoken((("Hailsham", TEXT[0]), ("The Cottages", TEXT[1])), gap=1.6, tail=1.5)
 
 
 @pytest.mark.parametrize("size", [(640, 360), (360, 640)])
