@@ -455,19 +455,23 @@ def _cover_layout(size: tuple[int, int], card: Card) -> _CoverLayout:
         top = round(height * 0.42 - side / 2)
         return _CoverLayout((left, top, side), (left + side + gap, height * 0.42, column), False, *type_sizes)
     if height > width * 1.2:  # portrait: a large cover high up, the text centred under it
-        side = round(width * 0.58)
-        top = round(height * 0.12)
-        text_top = top + side + height * 0.035
-        band = caption_area(size).y
-        return _CoverLayout(((width - side) // 2, top, side), (width / 2, (text_top + band * 0.97) / 2, width * 0.84),
-                            True, (round(104 * unit), round(56 * unit)), round(50 * unit))  # fmt: skip
+        return _cover_above(size, round(width * 0.58), round(height * 0.12), height * 0.035, 0.97, width * 0.84,
+                            (round(104 * unit), round(56 * unit)), round(50 * unit))  # fmt: skip
     # square: a smaller cover, the text under it
-    side = round(height * 0.36)
-    top = round(height * 0.07)
-    text_top = top + side + height * 0.03
+    return _cover_above(size, round(height * 0.36), round(height * 0.07), height * 0.03, 0.98, width * 0.86,
+                        (round(84 * unit), round(46 * unit)), round(40 * unit))  # fmt: skip
+
+
+def _cover_above(
+    size: tuple[int, int], side: int, top: int, gap: float, reach: float, column: float, headline: tuple[int, int],
+    byline: int,
+) -> _CoverLayout:  # fmt: skip
+    """A cover of ``side`` centred across at ``top``, the text centred across and centred down between ``gap``
+    under the cover and ``reach`` of the way to the caption band."""
+    text_top = top + side + gap
     band = caption_area(size).y
-    return _CoverLayout(((width - side) // 2, top, side), (width / 2, (text_top + band * 0.98) / 2, width * 0.86),
-                        True, (round(84 * unit), round(46 * unit)), round(40 * unit))  # fmt: skip
+    return _CoverLayout(((size[0] - side) // 2, top, side), (size[0] / 2, (text_top + band * reach) / 2, column),
+                        True, headline, byline)  # fmt: skip
 
 
 def _cover_text_width(card: Card, column: float, headline: tuple[int, int], byline: int, unit: float) -> float:
