@@ -49,12 +49,7 @@ def measure(samples: np.ndarray, rate: int, peak: bool = True) -> Loudness:
 
 
 def integrated_loudness(samples: np.ndarray, rate: int) -> float:
-    return gated_loudness(k_weighted_power(samples, rate), rate)
-
-
-def gated_loudness(power: np.ndarray, rate: int) -> float:
-    """Integrated loudness from the K-weighted power of each sample (``k_weighted_power``)."""
-    return loudness_of_steps(step_sums(power, rate), rate)
+    return loudness_of_steps(step_sums(k_weighted_power(samples, rate), rate), rate)
 
 
 def loudness_of_steps(steps: np.ndarray, rate: int) -> float:
