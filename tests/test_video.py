@@ -296,10 +296,10 @@ def test_a_caption_edit_redraws_only_that_caption(rendered, tmp_path):
     out = tmp_path / "out"
     made = render_videos(VideoJob(TIMELINE, edited, job.narration, out, job.cache, job.ffmpeg,
                                   formats=("landscape",)))  # fmt: skip
-    # Its looks only: one per word spoken under it (the words added by hand are never lit).
+    # Its box and its looks only: one pill per word spoken under it (the words added by hand are never lit).
     looks = {s.picture.caption for s in plan_shots(TIMELINE, edited) if s.picture.caption.lines == edited[4].lines}
     assert len(looks) == 4
-    assert len({p for p in slides.rglob("*") if p.is_file()} - before) == len(looks)
+    assert len({p for p in slides.rglob("*") if p.is_file()} - before) == 1 + len(looks)
     assert digest(made["landscape"]) != digest(rendered["made"]["landscape"])
     middle = (CUE_A.start + CUE_A.end) / 2
     (new_a,) = frames_at(made["landscape"], [middle])

@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from PIL import Image
 from support import evenly_spoken
 
 from pipeline.cache import Cache
@@ -42,7 +43,7 @@ def test_frames_painted_incrementally_equal_frames_painted_from_scratch(tmp_path
     frames = _still_frames(shots, 30)
     fill = _progress_fill(_LayerPlan.build(shots, motion=False), size)
     store = SlideStore(Cache(tmp_path / "cache"), size)
-    source = FrameSource(slide=store.slide_image, caption=store.caption_box)
+    source = FrameSource(slide=store.slide_image, caption=store.caption_box, lit=store.caption_lit)
     with ThreadPoolExecutor(1) as pool:
         incremental = FrameCompositor(size, caption_area(size).y, source, fill, pool)
         painted = 0
@@ -63,7 +64,7 @@ def test_colours_match_ffmpeg_bt709_limited_range(tmp_path):
     blocks = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
     blocks[0, :4] = [(0, 0, 0), (255, 255, 255), (233, 196, 122), (10, 12, 20)]
     rgb = blocks.repeat(8, axis=0).repeat(8, axis=1)  # 48×48
-    luma, cb, cr = yuv420(rgb)
+    luma, cb, cr = yuv420(Image.fromarray(rgb))
     raw = locate(None).pipe(
         ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "48x48", "-i", "pipe:0",
          "-vf", "scale=out_color_matrix=bt709:out_range=tv:flags=accurate_rnd+full_chroma_int,format=yuv420p",
@@ -114,16 +115,23 @@ def test_an_error_while_making_frames_stops_ffmpeg_and_reaches_the_caller(tmp_pa
                          input_chunks=stream())  # fmt: skip
 
 
-def test_cached_caption_boxes_read_back_as_drawn(tmp_path):
+def test_cached_caption_pictures_read_back_as_drawn(tmp_path):
+    """A cue's box is stored once for all its looks; each look adds its lit word's pill alone."""
     timeline = make_timeline()
     size = (640, 360)
     captions = list(dict.fromkeys(s.picture.caption for s in plan_shots(timeline, build_cues(timeline))))[:6]
     drawing = SlideStore(Cache(tmp_path / "cache"), size)
-    drawn = [drawing.caption_box(caption) for caption in captions]  # drawn, and stored
-    read = [SlideStore(Cache(tmp_path / "cache"), size).caption_box(caption) for caption in captions]
-    for (box, offset), (again, where) in zip(drawn, read, strict=True):
-        assert offset == where
-        assert (box is None) == (again is None)
-        if box is not None and again is not None:
-            assert np.array_equal(np.asarray(box), np.asarray(again))
-    assert sum(1 for _ in Path(tmp_path / "cache" / "slide").rglob("*.tga")) == len(captions)
+    drawn = [(drawing.caption_box(c), drawing.caption_lit(c)) for c in captions]  # drawn, and stored
+    reading = SlideStore(Cache(tmp_path / "cache"), size)
+    read = [(reading.caption_box(c), reading.caption_lit(c)) for c in captions]
+    for pair, again in zip(drawn, read, strict=True):
+        for (picture, place), (read_picture, read_place) in zip(pair, again, strict=True):
+            assert place == read_place
+            assert (picture is None) == (read_picture is None)
+            if picture is not None and read_picture is not None:
+                assert np.array_equal(np.asarray(picture), np.asarray(read_picture))
+    lit = [c for c in captions if c.highlight]
+    boxes = {(c.lines, c.text) for c in captions}
+    assert len(lit) >= 4 and all(pill is not None and pill.height < box.height for (box, _), (pill, _) in
+                                 (pair for pair, c in zip(drawn, captions, strict=True) if c.highlight))  # fmt: skip
+    assert sum(1 for _ in Path(tmp_path / "cache" / "slide").rglob("*.tga")) == len(boxes) + len(lit)

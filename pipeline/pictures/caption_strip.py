@@ -1,5 +1,5 @@
 """Caption strips: a cue's lines in a rounded box at the bottom of the frame, with the word being spoken on a pill
-(each cue's box drawn once; each highlight only paints its pill onto a copy)."""
+(each cue's box drawn once; each highlight is only its pill, painted over the box)."""
 
 from __future__ import annotations
 
@@ -66,38 +66,71 @@ def draw_caption(caption: Caption, size: tuple[int, int]) -> Image.Image:
     return strip
 
 
-def caption_box_image(caption: Caption, size: tuple[int, int]) -> tuple[Image.Image | None, tuple[int, int]]:
-    """The caption's box (None for no caption) and where it goes in the strip."""
+@dataclass(frozen=True)
+class CaptionLook:
+    """A caption as a still video composites it: the cue's box with its lines and no word lit, where the box sits
+    in the strip, and the pill of the word being spoken (the word over it) with its place in the box. The box is
+    the same for every look of a cue, so each look adds only its small pill picture."""
+
+    box: Image.Image | None  # None: no caption
+    offset: tuple[int, int]
+    lit: Image.Image | None = None  # None: no word lit
+    lit_at: tuple[int, int] = (0, 0)
+
+
+def caption_look(caption: Caption, size: tuple[int, int]) -> CaptionLook:
+    """The caption's box (FreeType's work, once per cue and size) and its lit word's pill (once per look)."""
     if not caption.lines:
-        return None, (0, 0)
+        return CaptionLook(None, (0, 0))
     layout = _caption_layout(caption.lines, caption.text, size)
     box, letters = _caption_box(caption.lines, caption.text, size)
     drawn = sorted(
         {word for token in caption.highlight if 0 <= token < len(layout.shown) for word in layout.shown[token]}
     )
-    if drawn:
-        box = box.copy()
-        for index in drawn:
-            _paint_highlight(box, letters, layout, index)
-    return box, layout.box[:2]
+    pills = [_pill(letters, layout, index) for index in drawn]
+    if not pills:
+        return CaptionLook(box, layout.box[:2])
+    if len(pills) == 1:
+        (lit_at, lit), *_ = pills
+        return CaptionLook(box, layout.box[:2], lit, lit_at)
+    # A word cut across lines (re-wrapped narrow formats): both pieces' pills in one picture.
+    left, top = min(at[0] for at, _ in pills), min(at[1] for at, _ in pills)
+    right = max(at[0] + pill.width for at, pill in pills)
+    bottom = max(at[1] + pill.height for at, pill in pills)
+    lit = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
+    for (x, y), pill in pills:
+        lit.alpha_composite(pill, dest=(x - left, y - top))
+    return CaptionLook(box, layout.box[:2], lit, (left, top))
 
 
-def _paint_highlight(box: Image.Image, letters: Image.Image, layout: _CaptionLayout, index: int) -> None:
-    """The pill behind word ``index`` and the word over it in the dark colour. The letters are the ones already
-    drawn in the box (FreeType renders slowly; a cue's highlights share one rendering)."""
+def caption_box_image(caption: Caption, size: tuple[int, int]) -> tuple[Image.Image | None, tuple[int, int]]:
+    """The caption's box with its lit word painted in (None for no caption) and where it goes in the strip."""
+    look = caption_look(caption, size)
+    if look.box is None or look.lit is None:
+        return look.box, look.offset
+    box = look.box.copy()
+    box.alpha_composite(look.lit, dest=look.lit_at)
+    return box, look.offset
+
+
+def _pill(letters: Image.Image, layout: _CaptionLayout, index: int) -> tuple[tuple[int, int], Image.Image]:
+    """The pill behind word ``index`` with the word over it in the dark colour, and its place in the box. The
+    letters are the ones already drawn in the box (FreeType renders slowly; a cue's highlights share one
+    rendering)."""
     line, x0, x1, _ = layout.words[index]
     size = layout.font_size
     baseline = layout.baselines[line]
     pad = size * 0.13
-    left, right = max(0, math.floor(x0 - pad)), min(box.width, math.ceil(x1 + pad))
-    top, bottom = max(0, math.floor(baseline - size * 0.84)), min(box.height, math.ceil(baseline + size * 0.24))
+    _, _, box_w, box_h = layout.box
+    left, right = max(0, math.floor(x0 - pad)), min(box_w, math.ceil(x1 + pad))
+    top, bottom = max(0, math.floor(baseline - size * 0.84)), min(box_h, math.ceil(baseline + size * 0.24))
     pill_size = (right - left, bottom - top)
     pill = Image.new("RGBA", pill_size, (*_HIGHLIGHT, 0))
     pill.putalpha(_rounded_mask(pill_size, round(size * 0.22), 255))
     ink = Image.new("RGBA", pill_size, (*_HIGHLIGHT_TEXT, 0))
     ink.putalpha(letters.crop((left, top, right, bottom)))
     pill.alpha_composite(ink)
-    box.alpha_composite(pill, dest=(left, top))
+    return (left, top), pill
 
 
 def _spaced_width(words: Sequence[str], font: ImageFont.FreeTypeFont) -> float:

@@ -16,12 +16,15 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from pipeline import atomic
 from pipeline.cache import Cache, content_key
-from pipeline.pictures.caption_strip import caption_box_image, draw_caption
+from pipeline.pictures.caption_strip import caption_box_image, caption_look, draw_caption
 from pipeline.pictures.slides import PALETTE_COUNT, SIDE_MARGIN, Backdrop, Caption, Card, Layer, Slide, caption_area
 from pipeline.pictures.text import balanced_wrap, face
 
 # Bump when the drawing of any layer changes for the same content, so old cached pictures are not reused.
 SLIDE_VERSION = 7
+
+Placed = tuple[Image.Image | None, tuple[int, int]]  # a picture (None: nothing) and where it goes
+Store = Callable[[Callable[[], None]], object]  # runs a job now or later (e.g. a thread pool's ``submit``)
 
 
 KICKER = "a one-page summary"
@@ -48,7 +51,7 @@ assert len(_PALETTES) == PALETTE_COUNT
 
 class SlideStore:
     """Draws picture layers on demand, each once, and keeps them in the cache (kind ``slide``): slides as PNG,
-    caption strips (motion) or caption boxes (still videos) as run-length TGA.
+    caption strips (motion) or caption boxes and lit words' pills (still videos) as run-length TGA.
 
     The key of a layer is the hash of what is drawn on it (its content, the frame size and ``SLIDE_VERSION``),
     so an unchanged picture is never drawn again and a caption edit draws only the captions it touches.
@@ -89,7 +92,7 @@ class SlideStore:
                         progress(done / len(missing))
         return {layer: found[layer] for layer in wanted}
 
-    def slide_image(self, slide: Slide, store: Callable[[Callable[[], None]], object] | None = None) -> Image.Image:
+    def slide_image(self, slide: Slide, store: Store | None = None) -> Image.Image:
         """The slide's picture (RGB): read from the cache, or drawn and stored there (by ``store``, which runs a
         job now or later: e.g. a thread pool's ``submit``; by default now)."""
         path = self.cache.get("slide", self.key(slide), ".png")
@@ -101,28 +104,51 @@ class SlideStore:
         return image
 
     def box_key(self, caption: Caption) -> str:
-        """The key of a caption's box alone (what a still video composites), apart from its full strip's."""
-        return content_key("slide", SLIDE_VERSION, "CaptionBox", list(self.size), asdict(caption))
+        """The key of a caption's box alone (no word lit: what a still video composites), apart from its full
+        strip's."""
+        return content_key("slide", SLIDE_VERSION, "CaptionBox", list(self.size), asdict(_unlit(caption)))
 
-    def caption_box(self, caption: Caption, store: Callable[[Callable[[], None]], object] | None = None
-                    ) -> tuple[Image.Image | None, tuple[int, int]]:  # fmt: skip
-        """The caption's box and its place in the caption strip (None: no caption), read from the cache or drawn
-        (and stored by ``store``, as for ``slide_image``)."""
-        path = self.cache.get("slide", self.box_key(caption), ".tga")
+    def lit_key(self, caption: Caption) -> str:
+        """The key of a caption's lit word alone: its pill, painted over the box."""
+        return content_key("slide", SLIDE_VERSION, "CaptionLit", list(self.size), asdict(caption))
+
+    def caption_box(self, caption: Caption, store: Store | None = None) -> Placed:
+        """The box of the caption's cue with its lines, no word lit (None: no caption), and its place in the
+        caption strip: read from the cache or drawn (and stored by ``store``, as for ``slide_image``)."""
+
+        def draw() -> Placed:
+            look = caption_look(_unlit(caption), self.size)
+            return look.box, look.offset
+
+        return self._placed(self.box_key(caption), draw, store)
+
+    def caption_lit(self, caption: Caption, store: Store | None = None) -> Placed:
+        """The pill of the caption's lit word (None: no word lit) and its place in the box, read or drawn."""
+        if not caption.highlight:
+            return None, (0, 0)
+
+        def draw() -> Placed:
+            look = caption_look(caption, self.size)
+            return look.lit, look.lit_at
+
+        return self._placed(self.lit_key(caption), draw, store)
+
+    def _placed(self, key: str, draw: Callable[[], Placed], store: Store | None) -> Placed:
+        path = self.cache.get("slide", key, ".tga")
         if path is not None:
             return read_box_tga(path.read_bytes())
-        box, offset = caption_box_image(caption, self.size)
-        (store or _now)(lambda: self._store_box(caption, box, offset))
-        return box, offset
+        image, place = draw()
+
+        def keep() -> None:
+            with atomic.atomic_path(self.cache.path("slide", key, ".tga")) as tmp:
+                tmp.write_bytes(box_tga(image, place))
+
+        (store or _now)(keep)
+        return image, place
 
     def _store_png(self, layer: Layer, image: Image.Image) -> None:
         with atomic.atomic_path(self.path(layer)) as tmp:
             image.save(tmp, "PNG", compress_level=1)
-
-    def _store_box(self, caption: Caption, box: Image.Image | None, offset: tuple[int, int]) -> None:
-        path = self.cache.path("slide", self.box_key(caption), ".tga")
-        with atomic.atomic_path(path) as tmp:
-            tmp.write_bytes(box_tga(box, offset))
 
     def _draw_and_store(self, layer: Layer) -> Path:
         path = self.path(layer)
@@ -142,14 +168,19 @@ def _now(job: Callable[[], None]) -> None:
     job()
 
 
+def _unlit(caption: Caption) -> Caption:
+    return Caption(caption.lines, caption.text)
+
+
 def _suffix(layer: Layer) -> str:
     # Caption strips are many (one per spoken word) and mostly transparent: run-length TGA, written fast.
     return ".tga" if isinstance(layer, Caption) else ".png"
 
 
 def box_tga(box: Image.Image | None, offset: tuple[int, int]) -> bytes:
-    """A caption's box as a run-length encoded 32-bit TGA whose origin fields say where it sits in the caption
-    strip (what TGA's origin is for: where an image goes on a screen). No caption: one transparent pixel."""
+    """A caption's box (or a lit word's pill) as a run-length encoded 32-bit TGA whose origin fields say where it
+    sits in the caption strip (in the box) — what TGA's origin is for: where an image goes on a screen. None:
+    one transparent pixel."""
     encoded = io.BytesIO()
     (box or Image.new("RGBA", (1, 1), (0, 0, 0, 0))).save(encoded, "TGA", compression="tga_rle", orientation=1)
     data = bytearray(encoded.getvalue())
@@ -157,8 +188,8 @@ def box_tga(box: Image.Image | None, offset: tuple[int, int]) -> bytes:
     return bytes(data)
 
 
-def read_box_tga(data: bytes) -> tuple[Image.Image | None, tuple[int, int]]:
-    """The box and its place in the strip, from ``box_tga``'s bytes."""
+def read_box_tga(data: bytes) -> Placed:
+    """The picture and its place, from ``box_tga``'s bytes."""
     x, y = struct.unpack("<HH", data[8:12])
     with Image.open(io.BytesIO(data)) as image:
         box = image.convert("RGBA")

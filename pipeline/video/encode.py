@@ -601,7 +601,8 @@ def _composited(recipe: _Recipe, fps: int, prefetch: ThreadPoolExecutor,
     missing from the cache are drawn as they are needed and written to it by ``store``."""
     pictures = recipe.store
     source = FrameSource(slide=partial(pictures.slide_image, store=store),
-                         caption=partial(pictures.caption_box, store=store))  # fmt: skip
+                         caption=partial(pictures.caption_box, store=store),
+                         lit=partial(pictures.caption_lit, store=store))  # fmt: skip
     compositor = FrameCompositor(pictures.size, caption_area(pictures.size).y, source, recipe.fill, prefetch)
     return compositor.stream(recipe.frames, fps)
 
