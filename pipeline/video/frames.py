@@ -4,8 +4,8 @@ A still video changes little from one frame to the next: the highlight moves to 
 grows by a few pixels. So the frame is kept as one buffer and each new frame repaints only what changed: a new
 slide is copied in whole (converted to YUV once), a new cue's box is composited over the slide where it sits, a
 highlight moving within a cue puts back the box where its pill was and paints the pill's small picture where it
-goes, and the progress bar's fill is painted along the bottom edge. Nothing is decoded, scaled or blended per frame by ffmpeg, and each frame costs
-the encoder alone.
+goes, and the progress bar's fill is painted along the bottom edge. Nothing is decoded, scaled or blended per
+frame by ffmpeg, and each frame costs the encoder alone.
 
 Colour: BT.709, limited range (what HD players assume); chroma is the mean of each 2×2 block.
 """
