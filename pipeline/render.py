@@ -48,7 +48,7 @@ from pipeline.narration.tts.hibari import pronunciation
 from pipeline.pictures.cover import CoverText, cached_cover
 from pipeline.progress import Progress, ProgressEvent, quiet
 from pipeline.record import RECORD_NAME, RENDER_LOCK, file_entry, read_record, write_record
-from pipeline.video.music import Soundtrack, make_bed, mix, podcast_mix, write_stems
+from pipeline.video.music import MusicMix, podcast_mix, write_stems
 
 DEFAULT_SUMMARY = Path("assets/summary.md")
 DEFAULT_OUT_ROOT = Path("output")  # a summary renders into DEFAULT_OUT_ROOT/<slug of its title>/
@@ -197,21 +197,23 @@ def _stages(
             )  # fmt: skip
             with clock("captions"):
                 cues = cutting.result()
-    soundtrack: Soundtrack | None = None
+    # The music is made where it is first needed: for the video alone, while its pictures encode.
+    music: MusicMix | None = None
     if settings.music is not None and (settings.video or settings.podcast_music or settings.stems is not None):
+        music = MusicMix(settings.music, narration.mp3, timeline, cache, ffmpeg, settings.mastering)
+    podcast, loudness = narration.mp3, narration.loudness
+    if music is not None and (settings.podcast_music or settings.stems is not None):
         with clock("music"):
             progress(ProgressEvent("Music bed", 0, 1))
-            bed = make_bed(settings.music, timeline, cache, ffmpeg)
-            soundtrack = mix(ffmpeg, narration.mp3, bed, cache, settings.mastering)
+            soundtrack = music.soundtrack()
             progress(ProgressEvent("Music bed", 1, 1))
-    podcast, loudness = narration.mp3, narration.loudness
-    if soundtrack is not None and settings.podcast_music:
-        with clock("podcast music"):
-            podcast, loudness = podcast_mix(
-                soundtrack, tags_for(document), cover, timeline, settings.mastering, ffmpeg, cache, progress
-            )
-    if soundtrack is not None and settings.stems is not None:
-        write_stems(ffmpeg, narration.mp3, soundtrack, settings.stems)
+        if settings.podcast_music:
+            with clock("podcast music"):
+                podcast, loudness = podcast_mix(
+                    soundtrack, tags_for(document), cover, timeline, settings.mastering, ffmpeg, cache, progress
+                )
+        if settings.stems is not None:
+            write_stems(ffmpeg, narration.mp3, soundtrack, settings.stems)
     synthesized = sum(1 for s in sentences if s.synthesized)
     # The new set is staged in full (videos are encoded into the cache and copied in), then put in place at once,
     # render.json with it; the previous set's files the new one does not make (an old video) go with it.
@@ -219,13 +221,12 @@ def _stages(
         videos: dict[str, Path] = {}
         if settings.video:
             with clock("video"):
-                sound = soundtrack.mix if soundtrack is not None else narration.mp3
-                videos = _video(job, ffmpeg, cache, sound, staged.staging, timeline, cues, progress)
+                videos = _video(job, ffmpeg, cache, music or narration.mp3, staged.staging, timeline, cues, progress)
         files = _write_sidecars(staged, podcast, cover, timeline, cues)
         files.update(videos)
         data = _record(job, ffmpeg, document, slug, identity, timeline, loudness, staged.staging, files,
                        len(sentences), synthesized)  # fmt: skip
-        if soundtrack is not None:
+        if music is not None:
             data["music"] = "auto" if settings.music == "auto" else Path(str(settings.music)).name
             data["music_under_narration"] = settings.podcast_music
         if narration.solution is not None:
@@ -302,19 +303,19 @@ def _video(
     job: RenderJob,
     ffmpeg: FFmpeg,
     cache: Cache,
-    narration: Path,
+    sound: Path | MusicMix,
     out_dir: Path,
     timeline: Timeline,
     cues: list[Cue],
     progress: Progress,
 ) -> dict[str, Path]:
-    from pipeline.video.encode import VideoJob, render_videos  # imported here: moviepy is slow to import
+    from pipeline.video.encode import VideoJob, render_videos  # imported here: only videos need the pictures
 
     made = render_videos(
         VideoJob(
             timeline=timeline,
             cues=tuple(cues),
-            narration=narration,
+            narration=sound,
             out_dir=out_dir,
             formats=job.settings.formats,
             cache=cache,

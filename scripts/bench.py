@@ -408,15 +408,16 @@ def naive_narration(bench: Bench) -> list[Row]:
 def _video_stage(timeline_path: str, narration: str, out_dir: str, cache_dir: str, formats: tuple[str, ...],
                  edit_caption: bool = False, motion: bool = False, music: str = "auto",
                  captions: str = "highlight") -> dict[str, Any]:  # fmt: skip
-    """The video stage as ``nlmg-media render`` runs it (in the measured child process): the music bed made,
-    mixed and mastered with the narration, the pictures drawn (word-highlight captions, cards), the encode."""
+    """The video stage as ``nlmg-media render`` runs it (in the measured child process): the pictures drawn
+    (word-highlight captions, cards) and encoded while the music bed is made, mixed and mastered with the narration
+    and encoded to AAC."""
     from pipeline.cache import Cache
     from pipeline.ffmpeg import locate
     from pipeline.narration.captions import Cue, build_cues
     from pipeline.narration.timeline import Timeline
     from pipeline.pictures.slides import plan_shots
     from pipeline.video.encode import VideoJob, render_videos
-    from pipeline.video.music import make_bed, mix
+    from pipeline.video.music import MusicMix
 
     timeline = Timeline.load(Path(timeline_path))
     cues = build_cues(timeline)
@@ -427,9 +428,9 @@ def _video_stage(timeline_path: str, narration: str, out_dir: str, cache_dir: st
     slides = Path(cache_dir) / "slide"
     before = _pictures(slides)
     cache, ffmpeg = Cache(Path(cache_dir).resolve()), locate(None)
-    sound = Path(narration)
+    sound: Path | MusicMix = Path(narration)
     if music != "none":
-        sound = mix(ffmpeg, sound, make_bed(music, timeline, cache, ffmpeg), cache).mix
+        sound = MusicMix(music, Path(narration), timeline, cache, ffmpeg)
     made = render_videos(VideoJob(timeline, tuple(cues), sound, Path(out_dir), cache, ffmpeg, formats, motion,
                                   captions=captions))  # fmt: skip
     return {"files": {k: str(v) for k, v in made.items()}, "pictures_drawn": _pictures(slides) - before,

@@ -129,13 +129,15 @@ def test_plain_captions_hold_still_and_none_shows_nothing(videos):
 
 
 def test_each_highlight_is_a_picture_drawn_once(videos):
-    """One caption picture per spoken word plus the cue without highlight; nothing drawn twice."""
+    """One caption picture per spoken word (its pill) plus each cue's box and the empty band; nothing drawn twice."""
     shots = plan_shots(TIMELINE, CUES, "highlight")
     looks = {shot.picture.caption for shot in shots}
     assert len(looks) == len(TIMELINE.words) + 1  # every word lit once, and the empty band
-    strips = list((Path(videos["highlight"]["landscape"]).parent.parent / "cache" / "slide").rglob("*.tga"))
-    # highlight looks in three formats, the plain looks (two cues, one format) and the empty strip for "none"
-    assert len(strips) == 3 * len(looks) + len(CUES)
+    slides = {(shot.picture.backdrop, shot.picture.card) for shot in shots}
+    pictures = list((Path(videos["highlight"]["landscape"]).parent.parent / "cache" / "slide").rglob("*.tga"))
+    # In three formats: the pills and the empty band, the cues' boxes, the slides. The plain and none videos
+    # (one format) show only boxes, slides and the empty band already drawn.
+    assert len(pictures) == 3 * (len(looks) + len(CUES) + len(slides))
 
 
 def test_title_card_body_and_end_card(videos):

@@ -13,10 +13,11 @@ ffmpeg decoded every PNG slide and TGA strip and stacked them with three ``overl
 30 fps colour source for the fill: that graph cost more than x264 itself.) With motion the layers still go through
 ffmpeg's filter graph (below).
 
-The sound is whatever ``VideoJob.narration`` is: the mastered narration, or (``pipeline.video.music``) the
-narration and the ducked music bed mastered together. The AAC is encoded once per narration, in a thread of its
-own, and shared by the formats; the pictures are encoded without waiting for it, into a video-only file that is
-then muxed with the sound, the subtitles and the chapters (streams copied).
+The sound is whatever ``VideoJob.narration`` is: the mastered narration, or a ``Sound`` made while the pictures
+encode (``pipeline.video.music.MusicMix``: the narration and the ducked music bed mastered together). The AAC is
+encoded once per sound, in a thread of its own (which first makes the sound), and shared by the formats; the
+pictures are encoded without waiting for it, into a video-only file that is then muxed with the sound, the
+subtitles and the chapters (streams copied).
 
 The finished file — H.264 High yuv420p, AAC from the mastered narration, a soft ``mov_text`` track (eng, off by
 default: the captions are burned in), chapter marks, title/artist, ``+faststart`` — is cached under a key of
@@ -32,6 +33,7 @@ pictures are drawn.
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import threading
@@ -41,7 +43,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from pipeline import atomic
 from pipeline.cache import Cache, content_key, sha256_file
@@ -84,16 +86,25 @@ class VideoSettings:
     # most of the stage. ultrafast (with CABAC and 8×8 transforms back, ``_output_args``) costs about half of
     # veryfast's CPU for a file ~1.5× as large (still well under 1 Mb/s) that looks the same on decoded frames.
     preset: str = "ultrafast"
-    audio_bitrate: int = 160_000  # AAC, bits/s (comfortably ≥ 128 kb/s as measured)
+    audio_bitrate: int = 136_000  # AAC, bits/s, mono (~141 measured: the MP4 promises ≥ 128; the MP3 has 96)
     keyframe_seconds: float = 10.0  # a keyframe at the first picture change after each interval (seeking)
     motion_zoom: float = 0.08  # Ken Burns: zoom reached at the end of a body slide (1.0 → 1.08)
+
+
+class Sound(Protocol):
+    """A video's sound that is made while the pictures encode: ``key`` names its content before it exists (it is
+    part of the cache key of its AAC); ``path()`` makes it (once) and returns the file."""
+
+    key: str
+
+    def path(self) -> Path: ...
 
 
 @dataclass(frozen=True)
 class VideoJob:
     timeline: Timeline
     cues: tuple[Cue, ...]
-    narration: Path  # the mastered narration.mp3 the timeline describes
+    narration: Path | Sound  # the mastered narration.mp3 the timeline describes, or a sound made from it
     out_dir: Path
     cache: Cache
     ffmpeg: FFmpeg
@@ -116,7 +127,7 @@ def render_videos(job: VideoJob, progress: Progress = quiet) -> dict[str, Path]:
         raise InputError(f"unknown video format {unknown[0]!r} (choose from {', '.join(FORMATS)})")
     if not formats:
         return {}
-    if not Path(job.narration).is_file():
+    if isinstance(job.narration, Path | str) and not Path(job.narration).is_file():
         raise InputError(f"narration not found: {job.narration} (render the narration before the video)")
     if job.timeline.duration <= 0:
         raise InputError("the narration is empty: there is nothing to put in a video")
@@ -327,8 +338,12 @@ def _output_args(settings: VideoSettings, motion: bool) -> tuple[str, ...]:
         # seconds apart, and with variable frame rate they shift decode times by seconds (a long edit-list
         # offset some players mishandle). A constant quantiser: a rate control would weigh each frame by how
         # long it is shown, and spend ~0.5 MB on every picture held for seconds, for no visible gain.
+        # Threads: all cores but one, which the compositor (and the sound) need. x264's own choice, 1.5 per
+        # core, spends ~30 % more CPU on its frame threads; on 2 cores one thread encodes the seed in 6.9 CPU-s
+        # against 9.0, while the frames are painted on the other core.
+        threads = max(1, len(os.sched_getaffinity(0)) - 1) if hasattr(os, "sched_getaffinity") else 0
         timing = ("-fps_mode", "passthrough", "-enc_time_base", f"1/{settings.frame_rate}",
-                  "-bf", "0", "-qp", str(settings.quality), "-x264-params", tools)  # fmt: skip
+                  "-bf", "0", "-qp", str(settings.quality), "-x264-params", f"{tools}:threads={threads}")  # fmt: skip
     return (
         "-c:v", "libx264", "-preset", settings.preset,
         "-profile:v", "high", "-pix_fmt", "yuv420p", *timing,
@@ -464,7 +479,8 @@ def _escape_metadata(value: str) -> str:
 
 
 class _AudioTrack:
-    """The narration as AAC, encoded once per narration (in a background thread) and cached for every format.
+    """The sound as AAC, encoded once per sound (in a background thread, which first makes a ``Sound``) and cached
+    for every format.
 
     Kept in Matroska rather than MP4: ffmpeg then carries the encoder delay into the final MP4's edit list, and
     (unlike an MP4 source) does not break the QuickTime chapter track when it is muxed with ``mov_text``.
@@ -472,7 +488,9 @@ class _AudioTrack:
 
     def __init__(self, job: VideoJob) -> None:
         self.job = job
-        self.key = content_key(VIDEO_STAGE, "aac", sha256_file(job.narration), job.settings.audio_bitrate)
+        sound = job.narration
+        identity = sha256_file(Path(sound)) if isinstance(sound, Path | str) else sound.key
+        self.key = content_key(VIDEO_STAGE, "aac", identity, job.settings.audio_bitrate)
         self._thread: threading.Thread | None = None
         self._path: Path | None = None
         self._error: BaseException | None = None
@@ -487,15 +505,17 @@ class _AudioTrack:
     def _encode(self) -> None:
         try:
             target = self.job.cache.path("video", self.key, ".mka")
+            sound = self.job.narration
+            source = Path(sound) if isinstance(sound, Path | str) else sound.path()
             with atomic.atomic_path(target) as tmp:
                 self.job.ffmpeg.run(
-                    # aac_coder fast: half the CPU of the default two-loop search; at 160 kb/s for one voice
+                    # aac_coder fast: half the CPU of the default two-loop search; at this rate for one voice
                     # the difference is not audible. An explicit 20 kHz band (all anyone hears; the narration's
-                    # MP3 stops near 17 kHz) takes a third of the CPU of the encoder's own choice at this rate:
-                    # 3.7 s instead of 12 s for the seed's 4 minutes, at the same measured bitrate.
-                    ["-i", self.job.narration, "-map", "0:a:0", "-vn", "-c:a", "aac", "-aac_coder", "fast",
+                    # MP3 stops near 17 kHz) takes a third of the CPU of the encoder's own choice. The seed's
+                    # 4 minutes: ~2 s at 128–136 kb/s, 3.4 s at 160, 12 s at 160 with the default band.
+                    ["-i", source, "-map", "0:a:0", "-vn", "-c:a", "aac", "-aac_coder", "fast",
                      "-cutoff", "20000", "-b:a", str(self.job.settings.audio_bitrate), "-f", "matroska", tmp],
-                    what="encoding the narration to AAC",
+                    what="encoding the sound to AAC",
                 )  # fmt: skip
             self._path = target
         except BaseException as exc:  # handed over to the calling thread by wait()

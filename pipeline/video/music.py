@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+import struct
+import threading
 import wave
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -280,6 +282,35 @@ def make_bed(source: str | Path, timeline: Timeline, cache: Cache, ffmpeg: FFmpe
     return target
 
 
+class MusicMix:
+    """The narration with the music bed under it (``make_bed``, then ``mix``), made on first use and kept: a render
+    asks for it where it is needed (the video's AAC, ``--stems``, ``--podcast-music``). As a video's ``Sound`` it is
+    made in the AAC's thread while the pictures encode: ``key`` names it before it exists (what it is made of)."""
+
+    def __init__(self, source: str | Path, narration: Path, timeline: Timeline, cache: Cache, ffmpeg: FFmpeg,
+                 target: MasteringTarget | None = None, levels: BedLevels = BedLevels()) -> None:  # fmt: skip
+        self.source, self.narration, self.timeline, self.levels = source, narration, timeline, levels
+        self.cache, self.ffmpeg, self.target = cache, ffmpeg, target or MasteringTarget()
+        self.key = _mix_key(sha256_file(narration), bed_key(source, timeline, levels), self.target)
+        self._lock = threading.Lock()
+        self._made: Soundtrack | None = None
+
+    def soundtrack(self) -> Soundtrack:
+        with self._lock:
+            if self._made is None:
+                bed = make_bed(self.source, self.timeline, self.cache, self.ffmpeg, self.levels)
+                self._made = mix(self.ffmpeg, self.narration, bed, self.cache, self.target)
+            return self._made
+
+    def path(self) -> Path:
+        """The mastered mix (``pipeline.video.encode.Sound``)."""
+        return self.soundtrack().mix
+
+
+def _mix_key(narration_digest: str, bed: str, target: MasteringTarget) -> str:
+    return content_key(MUSIC_STAGE, "mix", narration_digest, bed, target)
+
+
 def mix(ffmpeg: FFmpeg, narration: Path, bed: Path, cache: Cache, target: MasteringTarget | None = None) -> Soundtrack:
     """Narration + bed as one mastered WAV (cached by both inputs): the video's sound.
 
@@ -289,7 +320,7 @@ def mix(ffmpeg: FFmpeg, narration: Path, bed: Path, cache: Cache, target: Master
     would lose ~0.4 LU and need a second pass).
     """
     target = target or MasteringTarget()
-    key = content_key(MUSIC_STAGE, "mix", sha256_file(narration), bed.name, target)
+    key = _mix_key(sha256_file(narration), bed.stem, target)  # a bed in the cache is named by its key
     cached = cache.get("music", key, ".wav")
     meta = cache.get_json("music", key)
     if cached is not None and meta is not None:
@@ -307,14 +338,22 @@ def mix(ffmpeg: FFmpeg, narration: Path, bed: Path, cache: Cache, target: Master
         solution = solve([plan], target, headroom=0.2)
         summed = plan.apply(solution)
         loudness = measure(summed, rate)
-    with atomic.atomic_path(final) as tmp:  # 32-bit float: the AAC encode is its only reader
-        ffmpeg.run(
-            ["-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0", "-c:a", "pcm_f32le", "-f", "wav", tmp],
-            input_bytes=summed.astype("<f4").tobytes(),
-            what="writing the narration with the music bed",
-        )
+    with atomic.atomic_path(final) as tmp:
+        _write_float_wav(tmp, summed, rate)
     cache.put_json("music", key, {"loudness": loudness.__dict__, "solution": solution.__dict__})
     return Soundtrack(final, bed, loudness, solution)
+
+
+def _write_float_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+    """Mono 32-bit float samples as a WAV file (format 3, IEEE float, with the ``fact`` chunk non-PCM data has)."""
+    data = np.ascontiguousarray(samples, dtype="<f4")
+    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
+    with open(path, "wb") as out:
+        out.write(b"RIFF" + struct.pack("<I", 4 + (8 + len(fmt)) + (8 + 4) + (8 + data.nbytes)) + b"WAVE")
+        out.write(b"fmt " + struct.pack("<I", len(fmt)) + fmt)
+        out.write(b"fact" + struct.pack("<II", 4, len(data)))
+        out.write(b"data" + struct.pack("<I", data.nbytes))
+        data.tofile(out)
 
 
 def _fit(samples: np.ndarray, length: int) -> np.ndarray:
