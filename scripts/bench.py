@@ -438,27 +438,43 @@ def _video_stage(timeline_path: str, narration: str, out_dir: str, cache_dir: st
 
 
 def _pictures(folder: Path) -> int:
-    """Pictures in the cache's picture folder (slides as PNG, caption strips as TGA)."""
+    """Pictures in the cache's picture folder (PNG and TGA: slides, caption boxes and pills, strips)."""
     return sum(1 for p in folder.rglob("*") if p.is_file() and p.suffix in (".png", ".tga")) if folder.is_dir() else 0
+
+
+# The video's cold run is made this many times, each on an empty cache, and the fastest is the figure: as the
+# documentation of Python's ``timeit`` argues, the slower runs measure other processes on the machine (here the
+# CPU time a virtual machine's host takes back), not the code. All runs are shown beside it.
+VIDEO_COLD_RUNS = 3
 
 
 @measurement("video")
 def video(bench: Bench) -> list[Row]:
-    """The video stage at 1080p: cold (empty cache), re-render with nothing changed, one caption edited."""
+    """The video stage at 1080p: cold (empty cache, best of ``VIDEO_COLD_RUNS``), re-render with nothing
+    changed, one caption edited."""
     duration = bench.duration
-    cache, out = bench.work / "video-cache", bench.work / "video-out"
-    args = (str(bench.timeline_path), str(bench.narration), str(out), str(cache), ("landscape",))
-    cold = run_measured(_video_stage, *args)
+    out = bench.work / "video-out"
+    runs = [
+        run_measured(_video_stage, str(bench.timeline_path), str(bench.narration), str(out),
+                     str(bench.work / f"video-cache-{index}"), ("landscape",))
+        for index in range(VIDEO_COLD_RUNS)
+    ]  # fmt: skip
+    cold = min(runs, key=lambda run: run["seconds"])
+    args = (str(bench.timeline_path), str(bench.narration), str(out), str(bench.work / "video-cache-0"),
+            ("landscape",))  # fmt: skip
     warm = run_measured(_video_stage, *args)
     edit = run_measured(_video_stage, *args, True)
     bench.figures["video_rtf"] = duration / cold["seconds"]
     drawn = cold["result"]["pictures_drawn"]
+    seconds = sorted(run["seconds"] for run in runs)
     return [
         Row("video 1080p, cold: real-time factor", duration / cold["seconds"], "× real time",
-            f"{duration:.1f} s of video in {cold['seconds']:.2f} s: word-highlight captions, cards, music bed "
-            f"mixed and mastered; {drawn} pictures drawn ({cold['result']['looks']} distinct pictures on screen), "
-            f"{cold['result']['cues']} cues"),
-        Row("video 1080p, cold: peak memory", cold["peak_mb"], "MB", "python + ffmpeg, sampled together"),
+            f"{duration:.1f} s of video in {cold['seconds']:.2f} s, the best of {len(runs)} cold runs "
+            f"({', '.join(f'{s:.2f}' for s in seconds)} s; median {duration / seconds[len(seconds) // 2]:.1f}×): "
+            f"word-highlight captions, cards, music bed mixed and mastered; {drawn} pictures drawn "
+            f"({cold['result']['looks']} distinct pictures on screen), {cold['result']['cues']} cues"),
+        Row("video 1080p, cold: peak memory", max(run["peak_mb"] for run in runs), "MB",
+            "python + ffmpeg, sampled together (the most of the cold runs)"),
         Row("video re-render, nothing changed", warm["seconds"], "s", "cached encode copied"),
         Row("video re-render, one caption edited", edit["seconds"], "s",
             f"{edit['result']['pictures_drawn']} picture(s) redrawn, one encode"),
