@@ -238,6 +238,22 @@ def test_a_missing_music_file_is_one_line(short_summary, tmp_path):
     )
 
 
+def test_a_music_file_that_is_not_audio_stops_the_video_with_one_line(tmp_path, ffmpeg, narration):
+    """The music is made while the pictures encode: when it cannot be, the encode stops and nothing is kept."""
+    from pipeline.errors import MediaError
+    from pipeline.video.music import MusicMix
+
+    bogus = tmp_path / "notes.mp3"
+    bogus.write_text("not a sound\n", "utf-8")
+    cache = Cache(tmp_path / "cache")
+    sound = MusicMix(bogus, narration, TIMELINE, cache, ffmpeg)
+    job = VideoJob(TIMELINE, CUES, sound, tmp_path / "out", cache, ffmpeg, formats=("landscape", "square"))
+    with pytest.raises(MediaError, match=r"^reading the music file notes\.mp3 failed"):
+        render_videos(job)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    assert not list((tmp_path / "cache" / "video").rglob("*.mp4"))
+
+
 def test_a_music_file_is_looped_faded_and_ducked_from_the_timeline(tmp_path, ffmpeg):
     """--music FILE: a 3 s clip under a longer timeline loops to its end, fades in and out, and is ducked under
     every phrase (before the first word starts) and up in the pause between the sentences."""

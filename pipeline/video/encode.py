@@ -149,10 +149,10 @@ def render_videos(job: VideoJob, progress: Progress = quiet) -> dict[str, Path]:
                         label = f"Video {name}: pictures"
                         recipe.store.paths(recipe.plan.layers(), progress=partial(report, label))
                     if encoding is not None:
-                        encoding.finish(report)
+                        encoding.finish(report, audio)
                     encoding = _Encoding.start(encoder, job, recipe, audio)
                 if encoding is not None:
-                    encoding.finish(report)
+                    encoding.finish(report, audio)
             except BaseException:  # e.g. Ctrl-C: stop the encodes in the worker threads instead of awaiting them
                 stop_running()
                 raise
@@ -521,6 +521,11 @@ class _AudioTrack:
         except BaseException as exc:  # handed over to the calling thread by wait()
             self._error = exc
 
+    @property
+    def error(self) -> BaseException | None:
+        """Why the sound could not be made or encoded (e.g. a music file that holds no audio), once it failed."""
+        return self._error
+
     def wait(self, raise_errors: bool = True) -> Path:
         if self._thread is not None:
             self._thread.join()
@@ -552,13 +557,17 @@ class _Encoding:
 
         return cls(recipe.name, pool.submit(encode), fraction)
 
-    def finish(self, report: _FractionReport) -> None:
+    def finish(self, report: _FractionReport, audio: _AudioTrack) -> None:
+        """Relay the encode's progress until it ends. A sound that failed ends it at once: the pictures would be
+        encoded for nothing."""
         label = f"Video {self.name}: encoding"
         while True:
             report(label, self.fraction[0])
             try:
                 self.future.result(timeout=0.25)
             except FutureTimeout:
+                if audio.error is not None:
+                    raise audio.error from None  # the caller stops the encode
                 continue
             report(label, 1.0)
             return
