@@ -341,7 +341,8 @@ def _output_args(settings: VideoSettings, motion: bool) -> tuple[str, ...]:
         # Threads: all cores but one, which the compositor (and the sound) need. x264's own choice, 1.5 per
         # core, spends ~30 % more CPU on its frame threads; on 2 cores one thread encodes the seed in 6.9 CPU-s
         # against 9.0, while the frames are painted on the other core.
-        threads = max(1, len(os.sched_getaffinity(0)) - 1) if hasattr(os, "sched_getaffinity") else 0
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 2)
+        threads = max(1, cores - 1)
         timing = ("-fps_mode", "passthrough", "-enc_time_base", f"1/{settings.frame_rate}",
                   "-bf", "0", "-qp", str(settings.quality), "-x264-params", f"{tools}:threads={threads}")  # fmt: skip
     return (
