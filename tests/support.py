@@ -455,12 +455,15 @@ def evenly_spoken(chapters: Sequence[tuple[str, str]], gap: float, tail: float) 
 
 
 def interpreter_start_seconds() -> float:
-    """How long a bare Python takes to start here, with room to spare (the worst of three, × 1.5): interrupts
-    sent earlier land in CPython's own start-up, before any of our code runs."""
+    """How long Python takes here to start and import the entry module (``pipeline.__main__``, whose first act is
+    to note Ctrl-C), with room to spare (the worst of three, × 1.5): interrupts sent earlier land in CPython's own
+    start-up or imports, before any of our code runs. (A bare ``-c pass`` was the reference before; on a loaded
+    machine the package's own import could outlast its margin, and an interrupt there is lost in an import lock's
+    callback.)"""
     bare = []
     for _ in range(3):
         started = time.monotonic()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        subprocess.run([sys.executable, "-c", "import pipeline.__main__"], check=True)
         bare.append(time.monotonic() - started)
     return max(bare) * 1.5
 
