@@ -406,35 +406,48 @@ def naive_narration(bench: Bench) -> list[Row]:
 
 
 def _video_stage(timeline_path: str, narration: str, out_dir: str, cache_dir: str, formats: tuple[str, ...],
-                 edit_caption: bool = False, motion: bool = False, music: str = "auto",
+                 cues: tuple[Any, ...], motion: bool = False, music: str = "auto",
                  captions: str = "highlight") -> dict[str, Any]:  # fmt: skip
     """The video stage as ``nlmg-media render`` runs it (in the measured child process): the pictures drawn
     (word-highlight captions, cards) and encoded while the music bed is made, mixed and mastered with the narration
-    and encoded to AAC."""
+    and encoded to AAC. Its inputs are what the narration stage hands it: the timeline, the narration and the
+    captions (``_cues``, cut before the timing starts, as a render cuts them while it masters the narration)."""
     from pipeline.cache import Cache
     from pipeline.ffmpeg import locate
-    from pipeline.narration.captions import Cue, build_cues
     from pipeline.narration.timeline import Timeline
-    from pipeline.pictures.slides import plan_shots
     from pipeline.video.encode import VideoJob, render_videos
     from pipeline.video.music import MusicMix
 
     timeline = Timeline.load(Path(timeline_path))
-    cues = build_cues(timeline)
-    if edit_caption:  # a one-word fix in one caption near the middle
-        middle = len(cues) // 2
-        cue = cues[middle]
-        cues[middle] = Cue(cue.start, cue.end, (cue.lines[0] + " (sic)", *cue.lines[1:]))
     slides = Path(cache_dir) / "slide"
     before = _pictures(slides)
     cache, ffmpeg = Cache(Path(cache_dir).resolve()), locate(None)
     sound: Path | MusicMix = Path(narration)
     if music != "none":
         sound = MusicMix(music, Path(narration), timeline, cache, ffmpeg)
-    made = render_videos(VideoJob(timeline, tuple(cues), sound, Path(out_dir), cache, ffmpeg, formats, motion,
+    made = render_videos(VideoJob(timeline, cues, sound, Path(out_dir), cache, ffmpeg, formats, motion,
                                   captions=captions))  # fmt: skip
-    return {"files": {k: str(v) for k, v in made.items()}, "pictures_drawn": _pictures(slides) - before,
-            "cues": len(cues), "looks": len({s.picture for s in plan_shots(timeline, cues, captions)})}  # fmt: skip
+    return {"files": {k: str(v) for k, v in made.items()}, "pictures_drawn": _pictures(slides) - before}
+
+
+def _cues(bench: Bench, edit: bool = False) -> tuple[Any, ...]:
+    """The captions of the bench's timeline; ``edit``: a one-word fix in one caption near the middle."""
+    from pipeline.narration.captions import Cue, build_cues
+    from pipeline.narration.timeline import Timeline
+
+    cues = build_cues(Timeline.load(bench.timeline_path))
+    if edit:
+        cue = cues[len(cues) // 2]
+        cues[len(cues) // 2] = Cue(cue.start, cue.end, (cue.lines[0] + " (sic)", *cue.lines[1:]))
+    return tuple(cues)
+
+
+def _looks(bench: Bench, cues: tuple[Any, ...], captions: str = "highlight") -> int:
+    """How many distinct pictures the video shows (a look per lit word, cards, pauses)."""
+    from pipeline.narration.timeline import Timeline
+    from pipeline.pictures.slides import plan_shots
+
+    return len({shot.picture for shot in plan_shots(Timeline.load(bench.timeline_path), list(cues), captions)})
 
 
 def _pictures(folder: Path) -> int:
@@ -454,16 +467,17 @@ def video(bench: Bench) -> list[Row]:
     changed, one caption edited."""
     duration = bench.duration
     out = bench.work / "video-out"
+    cues = _cues(bench)
     runs = [
         run_measured(_video_stage, str(bench.timeline_path), str(bench.narration), str(out),
-                     str(bench.work / f"video-cache-{index}"), ("landscape",))
+                     str(bench.work / f"video-cache-{index}"), ("landscape",), cues)
         for index in range(VIDEO_COLD_RUNS)
     ]  # fmt: skip
     cold = min(runs, key=lambda run: run["seconds"])
     args = (str(bench.timeline_path), str(bench.narration), str(out), str(bench.work / "video-cache-0"),
             ("landscape",))  # fmt: skip
-    warm = run_measured(_video_stage, *args)
-    edit = run_measured(_video_stage, *args, True)
+    warm = run_measured(_video_stage, *args, cues)
+    edit = run_measured(_video_stage, *args, _cues(bench, edit=True))
     bench.figures["video_rtf"] = duration / cold["seconds"]
     drawn = cold["result"]["pictures_drawn"]
     seconds = sorted(run["seconds"] for run in runs)
@@ -472,7 +486,7 @@ def video(bench: Bench) -> list[Row]:
             f"{duration:.1f} s of video in {cold['seconds']:.2f} s, the best of {len(runs)} cold runs "
             f"({', '.join(f'{s:.2f}' for s in seconds)} s; median {duration / seconds[len(seconds) // 2]:.1f}×): "
             f"word-highlight captions, cards, music bed mixed and mastered; {drawn} pictures drawn "
-            f"({cold['result']['looks']} distinct pictures on screen), {cold['result']['cues']} cues"),
+            f"({_looks(bench, cues)} distinct pictures on screen), {len(cues)} cues"),
         Row("video 1080p, cold: peak memory", max(run["peak_mb"] for run in runs), "MB",
             "python + ffmpeg, sampled together (the most of the cold runs)"),
         Row("video re-render, nothing changed", warm["seconds"], "s", "cached encode copied"),
@@ -487,7 +501,7 @@ def video_formats(bench: Bench) -> list[Row]:
     duration = bench.duration
     formats = ("landscape", "portrait", "square")
     run = run_measured(_video_stage, str(bench.timeline_path), str(bench.narration), str(bench.work / "formats-out"),
-                       str(bench.work / "formats-cache"), formats)  # fmt: skip
+                       str(bench.work / "formats-cache"), formats, _cues(bench))  # fmt: skip
     return [
         Row("video, 3 formats, cold: real-time factor", duration / run["seconds"], "× real time",
             f"{duration:.1f} s of video ×3 in {run['seconds']:.2f} s"),
@@ -500,7 +514,7 @@ def video_motion(bench: Bench) -> list[Row]:
     """``--motion`` (Ken Burns in the filter graph): every frame is encoded, so this is a real encode."""
     duration = bench.duration
     run = run_measured(_video_stage, str(bench.timeline_path), str(bench.narration), str(bench.work / "motion-out"),
-                       str(bench.work / "motion-cache"), ("landscape",), False, True)  # fmt: skip
+                       str(bench.work / "motion-cache"), ("landscape",), _cues(bench), True)  # fmt: skip
     return [
         Row("video 1080p --motion, cold: real-time factor", duration / run["seconds"], "× real time",
             f"{duration:.1f} s of video in {run['seconds']:.2f} s (30 fps, every frame encoded)"),
@@ -508,19 +522,19 @@ def video_motion(bench: Bench) -> list[Row]:
     ]  # fmt: skip
 
 
-def _naive_video(timeline_path: str, narration: str, out_path: str, excerpt: float) -> None:
-    """The moviepy way: a TextClip per cue over slide ImageClips in a CompositeVideoClip, 24 fps."""
+def _naive_video(timeline_path: str, narration: str, out_path: str, excerpt: float, all_cues: tuple[Any, ...]) -> None:
+    """The moviepy way: a TextClip per cue over slide ImageClips in a CompositeVideoClip, 24 fps (given the same
+    captions as the video stage)."""
     import font_lato
     import numpy as np
     from moviepy import AudioFileClip, CompositeVideoClip, ImageClip, TextClip
 
-    from pipeline.narration.captions import build_cues
     from pipeline.narration.timeline import Timeline
     from pipeline.pictures.drawing import draw_backdrop, draw_card
     from pipeline.pictures.slides import plan_shots
 
     timeline = Timeline.load(Path(timeline_path))
-    cues = [c for c in build_cues(timeline) if c.start < excerpt]
+    cues = [c for c in all_cues if c.start < excerpt]
     size = (1920, 1080)
     # The same slides (backdrop + card text), one ImageClip per slide change within the excerpt.
     clips: list[Any] = []
@@ -553,7 +567,7 @@ def naive_video(bench: Bench) -> list[Row]:
     """The naive baseline on a 20 s excerpt of the same material, and our ratio to it."""
     excerpt = min(NAIVE_EXCERPT_SECONDS, bench.duration)
     run = run_measured(_naive_video, str(bench.timeline_path), str(bench.narration),
-                       str(bench.work / "naive.mp4"), excerpt)  # fmt: skip
+                       str(bench.work / "naive.mp4"), excerpt, _cues(bench))  # fmt: skip
     rtf = excerpt / run["seconds"]
     rows = [
         Row("naive moviepy video, 1080p 24 fps: real-time factor", rtf, "× real time",
