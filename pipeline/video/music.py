@@ -13,7 +13,8 @@ opening pause, in the pauses between chapters and at the end, and low under ever
 
 The ducked bed is mixed with the mastered narration and the mix is mastered again by the narration's own
 mastering (two-pass loudness, true-peak limiter when needed): −16 LUFS ± 1, ≤ −1 dBTP. Bed and mix are cached
-by content, so an unchanged render makes neither again.
+by content, so an unchanged render makes neither again; ``MusicMix`` makes them where they are first needed (for a
+video: in its AAC's thread, while the pictures encode).
 """
 
 from __future__ import annotations
