@@ -479,6 +479,21 @@ def _escape_metadata(value: str) -> str:
 # --- audio -------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _FileSound:
+    """A sound that is a file already (the mastered narration): known by its content."""
+
+    file: Path
+    key: str
+
+    @classmethod
+    def of(cls, file: Path) -> _FileSound:
+        return cls(file, sha256_file(file))
+
+    def path(self) -> Path:
+        return self.file
+
+
 class _AudioTrack:
     """The sound as AAC, encoded once per sound (in a background thread, which first makes a ``Sound``) and cached
     for every format.
@@ -490,8 +505,8 @@ class _AudioTrack:
     def __init__(self, job: VideoJob) -> None:
         self.job = job
         sound = job.narration
-        identity = sha256_file(Path(sound)) if isinstance(sound, Path | str) else sound.key
-        self.key = content_key(VIDEO_STAGE, "aac", identity, job.settings.audio_bitrate)
+        self.sound = _FileSound.of(Path(sound)) if isinstance(sound, Path | str) else sound
+        self.key = content_key(VIDEO_STAGE, "aac", self.sound.key, job.settings.audio_bitrate)
         self._thread: threading.Thread | None = None
         self._path: Path | None = None
         self._error: BaseException | None = None
@@ -506,8 +521,7 @@ class _AudioTrack:
     def _encode(self) -> None:
         try:
             target = self.job.cache.path("video", self.key, ".mka")
-            sound = self.job.narration
-            source = Path(sound) if isinstance(sound, Path | str) else sound.path()
+            source = self.sound.path()
             with atomic.atomic_path(target) as tmp:
                 self.job.ffmpeg.run(
                     # aac_coder fast: half the CPU of the default two-loop search; at this rate for one voice
